@@ -1,0 +1,11 @@
+# src/commands: the command table shared by the CLI and the console.
+libkiln_a_SOURCES += \
+	src/commands/commands.h \
+	src/commands/args.c \
+	src/commands/command.c \
+	src/commands/context.c \
+	src/commands/table.c \
+	src/commands/help.c \
+	src/commands/version.c \
+	src/commands/config_cmd.c \
+	src/commands/history_cmd.c

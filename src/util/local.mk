@@ -1,0 +1,8 @@
+# src/util: strings, files, processes, time.
+libkiln_a_SOURCES += \
+	src/util/err.c \
+	src/util/xalloc.c \
+	src/util/strbuf.c \
+	src/util/timeutil.c \
+	src/util/atomic_file.c \
+	src/util/spawn.c

@@ -1,0 +1,59 @@
+#!/bin/sh
+# The kiln CLI's contract with scripts: help, version, exit statuses, clear errors.
+. "$KILN_TESTLIB/harness.sh"
+
+run "$KILN" --help
+is "$RC" 0 "kiln --help exits 0"
+like "$OUT" '^usage: kiln ' "kiln --help prints the usage"
+like "$OUT" '^  help +show the commands' "kiln --help lists the commands from the table"
+
+run "$KILN" --version
+is "$RC" 0 "kiln --version exits 0"
+like "$OUT" '^kiln [0-9]+\.[0-9]+\.[0-9]+$' "kiln --version prints the version"
+
+run "$KILN" version --json
+like "$OUT" '"kiln":"[0-9.]+"' "kiln version --json is JSON"
+
+run "$KILN" help help
+is "$RC" 0 "kiln help COMMAND exits 0"
+like "$OUT" '^usage: kiln help \[COMMAND\]' "kiln help help shows its usage"
+
+run "$KILN" help no-such-command
+is "$RC" 2 "kiln help UNKNOWN exits 2"
+like "$ERR" "no command named 'no-such-command'" "and says which"
+
+run "$KILN" frobnicate
+is "$RC" 2 "an unknown command exits 2"
+like "$ERR" "^kiln: unknown command 'frobnicate'" "and names it"
+
+run "$KILN" --frobnicate
+is "$RC" 2 "an unknown global option exits 2"
+like "$ERR" "unknown option '--frobnicate'" "and names it"
+
+run "$KILN" version --frobnicate
+is "$RC" 2 "an unknown command option exits 2"
+like "$ERR" "unknown option --frobnicate for 'version'" "and names the option and command"
+
+run "$KILN" -x
+is "$RC" 2 "a short unknown option exits 2"
+
+run "$KILN" --provider gcp version
+is "$RC" 2 "a bad --provider exits 2"
+like "$ERR" "must be 'local' or 'aws'" "and says the choices"
+
+run "$KILN" help version extra
+is "$RC" 2 "too many arguments exit 2"
+
+run "$KILN" --home "$T_TMP/h" config
+is "$RC" 0 "kiln config runs on a fresh home"
+like "$OUT" "^home = $T_TMP/h\$" "kiln config shows --home as the state dir"
+like "$OUT" '^\[core\]' "kiln config prints the effective INI"
+
+mkdir -p "$XDG_CONFIG_HOME/kiln"
+printf '[core]\nworkers = lots\n' >"$XDG_CONFIG_HOME/kiln/config"
+run "$KILN" config
+is "$RC" 1 "a malformed config makes the command fail"
+like "$ERR" "config:2: .*workers" "and names the file, line and key"
+rm "$XDG_CONFIG_HOME/kiln/config"
+
+done_testing

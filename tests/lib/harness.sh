@@ -1,0 +1,153 @@
+# kiln end-to-end test harness (sourced by tests/e2e/*.sh). Speaks TAP.
+#
+# Every test runs the real binaries from the build tree in a fresh, private state
+# dir and config, with the environment pinned (TZ, LANG, TERM, HOME) so results do
+# not depend on the machine. Console tests run kiln in a private tmux server at a
+# fixed size and compare screens as text, with times and ids masked.
+
+set -u
+
+: "${KILN_BUILDDIR:?run through make check (KILN_BUILDDIR unset)}"
+: "${KILN_SRCDIR:?run through make check (KILN_SRCDIR unset)}"
+
+KILN="$KILN_BUILDDIR/kiln"
+KILND="$KILN_BUILDDIR/kilnd"
+
+T_N=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-test.XXXXXX")
+chmod 700 "$T_TMP"
+export HOME="$T_TMP/home" KILN_HOME="$T_TMP/state" XDG_CONFIG_HOME="$T_TMP/config"
+export XDG_STATE_HOME="$T_TMP/xdg-state" TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color
+unset KILN_CONFIG NO_COLOR
+mkdir -p "$HOME" "$XDG_CONFIG_HOME"
+T_TMUX_SOCK="$T_TMP/tmux.sock"
+T_CLEANUPS=""
+
+t_cleanup() {
+    for c in $T_CLEANUPS; do "$c" || :; done
+    [ -S "$T_TMUX_SOCK" ] && tmux -S "$T_TMUX_SOCK" kill-server 2>/dev/null
+    if [ "$T_FAILED" -eq 0 ] && [ -z "${KILN_KEEP_TMP:-}" ]; then
+        chmod -R u+w "$T_TMP" 2>/dev/null
+        rm -rf "$T_TMP"
+    else
+        echo "# test files kept in $T_TMP"
+    fi
+}
+trap t_cleanup EXIT
+
+# Registers a function to run at exit (e.g. stopping a daemon the test started).
+at_exit() { T_CLEANUPS="$1 $T_CLEANUPS"; }
+
+ok() { # ok COND_EXIT_STATUS DESCRIPTION
+    T_N=$((T_N + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $T_N - $2"
+    else
+        echo "not ok $T_N - $2"
+        T_FAILED=$((T_FAILED + 1))
+    fi
+}
+
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+# run CMD...: runs it, keeping stdout in $OUT, stderr in $ERR and the status in $RC.
+run() {
+    OUT="$T_TMP/out.$T_N" ERRF="$T_TMP/err.$T_N"
+    "$@" >"$OUT" 2>"$ERRF"
+    RC=$?
+    ERR=$(cat "$ERRF")
+    OUT=$(cat "$OUT")
+}
+
+is() { # is GOT WANT DESCRIPTION
+    if [ "$1" = "$2" ]; then
+        ok 0 "$3"
+    else
+        ok 1 "$3"
+        diag "got:  $1" "want: $2"
+    fi
+}
+
+like() { # like TEXT GREP-PATTERN DESCRIPTION
+    if printf '%s\n' "$1" | grep -qE -- "$2"; then
+        ok 0 "$3"
+    else
+        ok 1 "$3"
+        diag "no match for /$2/ in:" "$1"
+    fi
+}
+
+unlike() { # unlike TEXT GREP-PATTERN DESCRIPTION
+    if printf '%s\n' "$1" | grep -qE -- "$2"; then
+        ok 1 "$3"
+        diag "unexpected match for /$2/ in:" "$1"
+    else
+        ok 0 "$3"
+    fi
+}
+
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+
+done_testing() {
+    echo "1..$T_N"
+    [ "$T_FAILED" -eq 0 ]
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; returns 1 on timeout.
+wait_for() {
+    local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 ))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ $(( $(date +%s%N) / 1000000 )) -ge "$deadline" ] && return 1
+        sleep 0.1
+    done
+}
+
+# --- the console in tmux -------------------------------------------------------
+
+# tmux_start COLS ROWS CMD...: a private tmux server with one detached session.
+tmux_start() {
+    local cols=$1 rows=$2
+    shift 2
+    command -v tmux >/dev/null || skip_all "tmux is not installed (apt-get install tmux)"
+    tmux -S "$T_TMUX_SOCK" -f /dev/null new-session -d -s t -x "$cols" -y "$rows" \
+        env HOME="$HOME" KILN_HOME="$KILN_HOME" XDG_CONFIG_HOME="$XDG_CONFIG_HOME" \
+        TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen-256color "$@"
+    tmux -S "$T_TMUX_SOCK" set-option -t t remain-on-exit on >/dev/null
+}
+
+tmux_keys() { tmux -S "$T_TMUX_SOCK" send-keys -t t "$@"; }
+tmux_resize() { tmux -S "$T_TMUX_SOCK" resize-window -t t -x "$1" -y "$2"; }
+
+# The screen as text with the volatile parts masked: clock times, ages/durations,
+# instance ids, image digests, pids and ports.
+screen_masked() {
+    tmux -S "$T_TMUX_SOCK" capture-pane -p -t t | sed -E \
+        -e 's/[0-9]{2}:[0-9]{2}:[0-9]{2}/HH:MM:SS/g' \
+        -e 's/\bi-[0-9a-f]{8,17}\b/i-XXXXXXXX/g' \
+        -e 's/\bimg-[0-9a-f]{12}\b/img-XXXXXXXXXXXX/g' \
+        -e 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g' \
+        -e 's/\b[0-9]+(\.[0-9]+)?(ms|s|m|h|d)\b/DUR/g'
+}
+
+# screen_wait SECONDS PATTERN: waits until the screen shows PATTERN (grep -E).
+screen_has() { tmux -S "$T_TMUX_SOCK" capture-pane -p -t t | grep -qE -- "$1"; }
+screen_wait() { wait_for "$1" screen_has "$2"; }
+
+# screen_compare NAME: compares the masked screen with tests/e2e/screens/NAME.txt;
+# KILN_UPDATE_SCREENS=1 writes it instead.
+screen_compare() {
+    local want="$KILN_SRCDIR/tests/e2e/screens/$1.txt" got="$T_TMP/screen.$1.txt"
+    screen_masked >"$got"
+    if [ -n "${KILN_UPDATE_SCREENS:-}" ]; then
+        mkdir -p "$(dirname "$want")"
+        cp "$got" "$want"
+    fi
+    if diff -u "$want" "$got" >"$T_TMP/screen.$1.diff" 2>&1; then
+        ok 0 "screen $1 matches"
+    else
+        ok 1 "screen $1 matches"
+        sed 's/^/# /' "$T_TMP/screen.$1.diff"
+    fi
+}

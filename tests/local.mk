@@ -1,0 +1,37 @@
+# tests: C unit tests (TAP) and end-to-end shell tests against the real binaries.
+UNIT_TESTS = \
+	tests/unit/test_err \
+	tests/unit/test_args \
+	tests/unit/test_strbuf \
+	tests/unit/test_timeutil \
+	tests/unit/test_atomic_file \
+	tests/unit/test_spawn \
+	tests/unit/test_logring \
+	tests/unit/test_wake \
+	tests/unit/test_job \
+	tests/unit/test_names \
+	tests/unit/test_paths \
+	tests/unit/test_config \
+	tests/unit/test_model \
+	tests/unit/test_journal \
+	tests/unit/test_history
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+LDADD = $(KILN_LIBS)
+AM_CPPFLAGS += -I$(top_srcdir)/tests/lib -I$(top_srcdir)/src
+
+E2E_TESTS = \
+	tests/e2e/cli.sh
+TESTS += $(E2E_TESTS)
+
+EXTRA_DIST += tests/lib/tap.h tests/lib/harness.sh $(E2E_TESTS)
+
+# The threaded tests again, for `make check-threads` in a --enable-tsan build.
+THREAD_TESTS = tests/unit/test_logring tests/unit/test_wake tests/unit/test_job tests/unit/test_model tests/unit/test_spawn tests/unit/test_history
+check-threads: $(THREAD_TESTS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(THREAD_TESTS)"
+.PHONY: check-threads
+
+check-unit: $(UNIT_TESTS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS)"
+.PHONY: check-unit
