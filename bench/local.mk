@@ -1,7 +1,9 @@
-# bench: programs that print measured figures (not tests). `make bench` runs them.
+# bench: programs that print measured figures (not tests). `make bench` runs them all.
 noinst_PROGRAMS += bench/bench_logring
 bench_bench_logring_LDADD = $(KILN_LIBS)
-EXTRA_DIST += bench/README.md
-bench: $(noinst_PROGRAMS)
+EXTRA_DIST += bench/README.md bench/bench_cloud.sh bench/bench_deploy.sh
+bench: all $(noinst_PROGRAMS)
 	./bench/bench_logring
+	$(srcdir)/bench/bench_cloud.sh
+	$(srcdir)/bench/bench_deploy.sh
 .PHONY: bench

@@ -14,20 +14,36 @@ UNIT_TESTS = \
 	tests/unit/test_config \
 	tests/unit/test_model \
 	tests/unit/test_journal \
-	tests/unit/test_history
+	tests/unit/test_history \
+	tests/unit/test_manifest \
+	tests/unit/test_rpmbuild \
+	tests/unit/test_cloud_packages \
+	tests/unit/test_cloud_images \
+	tests/unit/test_cloud_health \
+	tests/unit/test_cloud_balancer \
+	tests/unit/test_cloud_instances \
+	tests/unit/test_cloud_reconciler
 check_PROGRAMS += $(UNIT_TESTS)
+tests_unit_test_cloud_packages_LDADD = libkilnd.a $(KILN_LIBS)
+tests_unit_test_cloud_images_LDADD = libkilnd.a $(KILN_LIBS)
+tests_unit_test_cloud_health_LDADD = libkilnd.a $(KILN_LIBS)
+tests_unit_test_cloud_balancer_LDADD = libkilnd.a $(KILN_LIBS)
+tests_unit_test_cloud_instances_LDADD = libkilnd.a $(KILN_LIBS)
+tests_unit_test_cloud_reconciler_LDADD = libkilnd.a $(KILN_LIBS)
 TESTS += $(UNIT_TESTS)
 LDADD = $(KILN_LIBS)
 AM_CPPFLAGS += -I$(top_srcdir)/tests/lib -I$(top_srcdir)/src
 
 E2E_TESTS = \
-	tests/e2e/cli.sh
+	tests/e2e/cli.sh \
+	tests/e2e/cloud.sh \
+	tests/e2e/pipeline.sh
 TESTS += $(E2E_TESTS)
 
-EXTRA_DIST += tests/lib/tap.h tests/lib/harness.sh $(E2E_TESTS)
+EXTRA_DIST += tests/lib/cloudtest.h tests/lib/tap.h tests/lib/harness.sh tests/lib/kilnd_api.py $(E2E_TESTS)
 
 # The threaded tests again, for `make check-threads` in a --enable-tsan build.
-THREAD_TESTS = tests/unit/test_logring tests/unit/test_wake tests/unit/test_job tests/unit/test_model tests/unit/test_spawn tests/unit/test_history
+THREAD_TESTS = tests/unit/test_cloud_instances tests/unit/test_cloud_reconciler tests/unit/test_cloud_health tests/unit/test_cloud_balancer tests/unit/test_cloud_images tests/unit/test_logring tests/unit/test_wake tests/unit/test_job tests/unit/test_model tests/unit/test_spawn tests/unit/test_history
 check-threads: $(THREAD_TESTS)
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(THREAD_TESTS)"
 .PHONY: check-threads

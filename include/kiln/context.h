@@ -29,6 +29,13 @@ struct kiln_ctx {
     bool json;
     FILE *out; /* results: text, or JSON with --json */
     FILE *msg; /* progress and errors for humans */
+    /* Where commands run their jobs. The CLI makes one and waits for each job,
+     * streaming its log to `msg`; the console sets `engine` to its own and
+     * `detach_jobs`, so a command submits its job and returns at once. */
+    struct kiln_engine *engine;
+    bool detach_jobs;
+    /* Set by a command that submitted a job (a reference, the ctx owner's to unref). */
+    struct kiln_job *last_job;
 };
 
 void kiln_ctx_init(struct kiln_ctx *ctx);

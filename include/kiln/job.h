@@ -151,6 +151,10 @@ void kiln_job_info(struct kiln_job *job, struct kiln_job_info *out);
  * can size its buffer and ask again. */
 size_t kiln_job_steps(struct kiln_job *job, struct kiln_job_step *out, size_t max);
 
+/* The arg given at submit (fixed, read without a lock); the job owns it. For the
+ * submitter, who knows its type, to read results the job left there once finished. */
+void *kiln_job_arg(const struct kiln_job *job);
+
 /* The job's log, for reading, or for appending lines with a source of their own
  * (e.g. "rpmbuild" output). Lives as long as the job. */
 struct kiln_logring *kiln_job_logring(struct kiln_job *job);

@@ -52,6 +52,10 @@ int kiln_journal_step_after(struct kiln_journal *j, const char *name, const char
 
 /* Sets the job's state ("succeeded", "failed", "cancelled", "interrupted", ...),
  * stamps "finished" and writes the file. */
+/* Records which process runs the job now (pid and its start time, see
+ * kiln_proc_start_ticks), so another kiln can tell a running job from an interrupted one. */
+int kiln_journal_set_owner(struct kiln_journal *j, int pid, unsigned long long pid_start,
+                           struct kiln_err *err);
 int kiln_journal_finish(struct kiln_journal *j, const char *state, struct kiln_err *err);
 
 /* Reads <dir>/<id>.json. A missing file fails with KILN_E_NOTFOUND, a damaged

@@ -87,6 +87,7 @@ struct kiln_instance {
     enum kiln_instance_state state;
     enum kiln_health health;
     enum kiln_lb_state lb_state;
+    const char *health_detail; /* what the last health check saw; may be NULL */
 
     const struct kiln_group *group; /* set by the snapshot */
 };
@@ -98,6 +99,7 @@ struct kiln_group {
     const char *package; /* NVR */
     int min_size, max_size, desired;
     int64_t created_us;
+    unsigned suspended; /* suspended processes (enum kiln_process bits, provider.h) */
 
     /* set by the snapshot: */
     const char *name; /* app-env-vNNN, from the env and version */
@@ -120,6 +122,9 @@ struct kiln_env {
     const char *lb_name;
     const char *lb_dns; /* hello-world.test.localhost */
     struct kiln_health_check health;
+    bool chaos_enabled;
+    int64_t chaos_mean_ms, chaos_min_ms;
+    const char *lock; /* who holds the cluster lock ("deploy by job 12 (u@h)"); may be NULL */
 
     /* set by the snapshot: */
     const char *cluster; /* hello-world-test */

@@ -8,6 +8,28 @@ extern const struct kiln_cmd kiln_cmd_help;
 extern const struct kiln_cmd kiln_cmd_version;
 extern const struct kiln_cmd kiln_cmd_config;
 extern const struct kiln_cmd kiln_cmd_history;
+extern const struct kiln_cmd kiln_cmd_cloud;
+extern const struct kiln_cmd kiln_cmd_create_app;
+extern const struct kiln_cmd kiln_cmd_delete_app;
+extern const struct kiln_cmd kiln_cmd_apps;
+extern const struct kiln_cmd kiln_cmd_status;
+extern const struct kiln_cmd kiln_cmd_build;
+extern const struct kiln_cmd kiln_cmd_bake;
+extern const struct kiln_cmd kiln_cmd_deploy;
+extern const struct kiln_cmd kiln_cmd_rollback;
+extern const struct kiln_cmd kiln_cmd_promote;
+extern const struct kiln_cmd kiln_cmd_resize;
+extern const struct kiln_cmd kiln_cmd_enable;
+extern const struct kiln_cmd kiln_cmd_disable;
+extern const struct kiln_cmd kiln_cmd_destroy;
+extern const struct kiln_cmd kiln_cmd_terminate;
+extern const struct kiln_cmd kiln_cmd_jobs;
+extern const struct kiln_cmd kiln_cmd_log;
+extern const struct kiln_cmd kiln_cmd_resume;
+extern const struct kiln_cmd kiln_cmd_abort;
+extern const struct kiln_cmd kiln_cmd_events;
+extern const struct kiln_cmd kiln_cmd_chaos;
+extern const struct kiln_cmd kiln_cmd_try;
 
 /* Prints the whole program's usage (global options and command list). */
 void kiln_print_usage(FILE *out, bool read_only);

@@ -8,4 +8,9 @@ libkiln_a_SOURCES += \
 	src/commands/help.c \
 	src/commands/version.c \
 	src/commands/config_cmd.c \
-	src/commands/history_cmd.c
+	src/commands/history_cmd.c \
+	src/commands/cloud_cmd.c \
+	src/commands/app_cmds.c \
+	src/commands/pipeline_cmds.c \
+	src/commands/job_cmds.c \
+	src/commands/events_cmd.c

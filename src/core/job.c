@@ -54,9 +54,8 @@ struct kiln_job {
     void *notify_ctx;
 
     /* Under engine->mu. */
-    bool held;   /* in the engine's list of jobs, in id order */
-    bool queued; /* waiting in the queue */
-    struct kiln_job *prev, *next;
+    bool queued;                  /* waiting in the queue */
+    struct kiln_job *prev, *next; /* the engine's list of held jobs, in id order */
     struct kiln_job *q_prev, *q_next;
     struct kiln_job *fin_next; /* finished jobs still held, oldest first */
 };
@@ -167,7 +166,6 @@ static void held_push(struct kiln_engine *eng, struct kiln_job *job)
     else
         eng->head = job;
     eng->tail = job;
-    job->held = true;
     eng->nheld++;
 }
 
@@ -182,7 +180,6 @@ static void held_unlink(struct kiln_engine *eng, struct kiln_job *job)
     else
         eng->tail = job->prev;
     job->prev = job->next = NULL;
-    job->held = false;
     eng->nheld--;
 }
 
@@ -724,4 +721,9 @@ int kiln_job_check_cancel(const struct kiln_job *job, struct kiln_err *err)
     if (!atomic_load(&job->cancel))
         return 0;
     return kiln_err_set(err, KILN_E_CANCELLED, "%s of %s was cancelled", job->kind, job->target);
+}
+
+void *kiln_job_arg(const struct kiln_job *job)
+{
+    return job->arg;
 }

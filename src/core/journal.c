@@ -470,3 +470,13 @@ bool kiln_journal_find_step(const struct kiln_journal *j, const char *name, cons
     }
     return found;
 }
+
+int kiln_journal_set_owner(struct kiln_journal *j, int pid, unsigned long long pid_start,
+                           struct kiln_err *err)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(j->root, "pid");
+    cJSON_DeleteItemFromObjectCaseSensitive(j->root, "pid_start");
+    must(cJSON_AddNumberToObject(j->root, "pid", pid));
+    must(cJSON_AddNumberToObject(j->root, "pid_start", (double)pid_start));
+    return save(j, err);
+}

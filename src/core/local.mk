@@ -8,4 +8,5 @@ libkiln_a_SOURCES += \
 	src/core/config.c \
 	src/core/model.c \
 	src/core/journal.c \
-	src/core/history.c
+	src/core/history.c \
+	src/core/manifest.c

@@ -292,6 +292,10 @@ struct kiln_env *kiln_snapshot_add_env(struct kiln_snapshot *snap, struct kiln_a
     env->lb_dns = arena_strdup(&s->arena, tmpl->lb_dns);
     env->health = tmpl->health;
     env->health.path = arena_strdup(&s->arena, tmpl->health.path);
+    env->chaos_enabled = tmpl->chaos_enabled;
+    env->chaos_mean_ms = tmpl->chaos_mean_ms;
+    env->chaos_min_ms = tmpl->chaos_min_ms;
+    env->lock = tmpl->lock ? arena_strdup(&s->arena, tmpl->lock) : NULL;
     vec_push(&s->envs, env);
     return env;
 }
@@ -318,6 +322,7 @@ struct kiln_group *kiln_snapshot_add_group(struct kiln_snapshot *snap, struct ki
     g->max_size = tmpl->max_size;
     g->desired = tmpl->desired;
     g->created_us = tmpl->created_us;
+    g->suspended = tmpl->suspended;
     g->name = arena_strdup(&s->arena, name);
     g->env = env;
     vec_push(&s->groups, g);
@@ -345,6 +350,7 @@ struct kiln_instance *kiln_snapshot_add_instance(struct kiln_snapshot *snap,
     *i = *tmpl;
     i->id = arena_strdup(&s->arena, tmpl->id);
     i->address = arena_strdup(&s->arena, tmpl->address);
+    i->health_detail = tmpl->health_detail ? arena_strdup(&s->arena, tmpl->health_detail) : NULL;
     i->group = group;
     vec_push(&s->instances, i);
     return i;

@@ -5,4 +5,7 @@ libkiln_a_SOURCES += \
 	src/util/strbuf.c \
 	src/util/timeutil.c \
 	src/util/atomic_file.c \
-	src/util/spawn.c
+	src/util/spawn.c \
+	src/util/proc.c \
+	src/util/fstree.c \
+	src/util/tail.c

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # The kiln CLI's contract with scripts: help, version, exit statuses, clear errors.
 . "$KILN_TESTLIB/harness.sh"
 
@@ -55,5 +55,26 @@ run "$KILN" config
 is "$RC" 1 "a malformed config makes the command fail"
 like "$ERR" "config:2: .*workers" "and names the file, line and key"
 rm "$XDG_CONFIG_HOME/kiln/config"
+
+# The man page documents every command of the table (the table is the truth).
+missing=""
+for c in $("$KILN" --help | sed -n '/^commands:/,/^$/p' | awk 'NF>1 {print $1}'); do
+    grep -q "^\.B $c\b" "$KILN_SRCDIR/doc/kiln.1" || missing="$missing $c"
+done
+is "$missing" "" "doc/kiln.1 documents every command"
+
+# Read-only mode refuses every mutating command of the table.
+for c in create-app delete-app build bake deploy rollback promote resize enable disable destroy terminate resume abort; do
+    run "$KILN" --read-only "$c" x
+    like "$ERR" "read-only mode" "--read-only refuses $c"
+done
+run "$KILN" --read-only try --package x
+like "$ERR" "read-only mode" "--read-only refuses try"
+run "$KILN" --read-only chaos hello --env test --enable
+like "$ERR" "read-only mode" "--read-only refuses chaos --enable"
+run "$KILN" --read-only cloud stop --all
+like "$ERR" "read-only mode" "--read-only refuses cloud stop"
+run "$KILN" --read-only --help
+unlike "$OUT" "^  deploy" "read-only help hides mutating commands"
 
 done_testing

@@ -1,0 +1,236 @@
+/* kiln events [--follow] and kiln chaos: watching the cloud, and the monkey. */
+#include "commands/commands.h"
+#include "kiln/atomic_file.h"
+#include "kiln/context.h"
+#include "kiln/names.h"
+#include "kiln/provider.h"
+#include "kiln/timeutil.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_event(struct kiln_ctx *ctx, const struct kiln_event *e)
+{
+    if (ctx->json) {
+        cJSON *o = cJSON_CreateObject();
+        char t[KILN_ISO_TIME_MAX];
+        cJSON_AddNumberToObject(o, "seq", (double)e->seq);
+        cJSON_AddStringToObject(o, "time", kiln_time_iso_ms(e->time_us, t));
+        cJSON_AddStringToObject(o, "type", e->type);
+        if (e->cluster[0])
+            cJSON_AddStringToObject(o, "cluster", e->cluster);
+        if (e->group[0])
+            cJSON_AddStringToObject(o, "group", e->group);
+        if (e->instance[0])
+            cJSON_AddStringToObject(o, "instance", e->instance);
+        if (e->cause[0])
+            cJSON_AddStringToObject(o, "cause", e->cause);
+        if (e->recovery_ms >= 0)
+            cJSON_AddNumberToObject(o, "recovery_ms", (double)e->recovery_ms);
+        cJSON_AddStringToObject(o, "message", e->message);
+        char *text = cJSON_PrintUnformatted(o);
+        fprintf(ctx->out, "%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(o);
+    } else {
+        char t[KILN_ISO_TIME_MAX];
+        fprintf(ctx->out, "%s  %-10s %-9s %s\n", kiln_time_iso(e->time_us, t), e->type,
+                e->cause[0] ? e->cause : "-", e->message);
+    }
+    fflush(ctx->out);
+}
+
+/* The recorded events come from events.log; following them needs the live stream. */
+static int print_recorded(struct kiln_ctx *ctx, uint64_t *last, struct kiln_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct kiln_err rerr = {0};
+    if (kiln_read_file(ctx->paths.events_log, &text, &len, 256u << 20, &rerr) < 0) {
+        if (rerr.code == KILN_E_NOTFOUND)
+            return 0;
+        *err = rerr;
+        return -1;
+    }
+    for (char *line = text, *nl; line < text + len; line = nl + 1) {
+        nl = memchr(line, '\n', (size_t)(text + len - line));
+        if (nl == NULL)
+            break; /* a torn last line */
+        *nl = '\0';
+        cJSON *o = cJSON_Parse(line);
+        struct kiln_event e;
+        if (o != NULL) {
+            const cJSON *seq = cJSON_GetObjectItem(o, "seq");
+            memset(&e, 0, sizeof e);
+            e.seq = cJSON_IsNumber(seq) ? (uint64_t)seq->valuedouble : 0;
+            e.time_us = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "time_us"));
+#define F(field)                                                                                   \
+    do {                                                                                           \
+        const cJSON *v_ = cJSON_GetObjectItem(o, #field);                                          \
+        if (cJSON_IsString(v_))                                                                    \
+            snprintf(e.field, sizeof e.field, "%s", v_->valuestring);                              \
+    } while (0)
+            F(type);
+            F(cluster);
+            F(group);
+            F(instance);
+            F(cause);
+            F(message);
+#undef F
+            const cJSON *r = cJSON_GetObjectItem(o, "recovery_ms");
+            e.recovery_ms = cJSON_IsNumber(r) ? (int64_t)r->valuedouble : -1;
+            if (e.seq > 0) {
+                print_event(ctx, &e);
+                *last = e.seq;
+            }
+        }
+        cJSON_Delete(o);
+    }
+    free(text);
+    return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    interrupted = 1;
+}
+
+static int events_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln_err *err)
+{
+    if (kiln_ctx_setup(ctx, err) < 0)
+        return -1;
+    uint64_t last = 0;
+    if (print_recorded(ctx, &last, err) < 0)
+        return -1;
+    if (!kiln_args_flag(&kiln_cmd_events, a, "follow"))
+        return 0;
+    struct kiln_provider *p = kiln_provider_open(ctx, err);
+    if (p == NULL)
+        return -1;
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
+    int rc = 0;
+    while (!interrupted) {
+        struct kiln_event e;
+        int r = p->ops->next_event(p, last, 500, &e, err);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r == 1 && e.seq > last) {
+            print_event(ctx, &e);
+            last = e.seq;
+        }
+    }
+    kiln_provider_close(p);
+    return rc;
+}
+
+static const struct kiln_opt events_opts[] = {
+    {"follow", NULL, "keep printing new events until interrupted", KILN_COMPLETE_NONE},
+    {0},
+};
+
+const struct kiln_cmd kiln_cmd_events = {
+    .name = "events",
+    .usage = "[--follow]",
+    .summary = "launches, terminations (with cause), health flips, load balancer changes",
+    .help = "Chaos kills have cause `chaos`; a replacement that became healthy shows as a\n"
+            "`recovered` event with its time to recover.",
+    .opts = events_opts,
+    .exec = events_exec,
+};
+
+/* ---- chaos ---- */
+
+static const struct kiln_opt chaos_opts[] = {
+    {"env", "ENV", "the environment", KILN_COMPLETE_ENV},
+    {"enable", NULL, "start killing instances of the enabled group", KILN_COMPLETE_NONE},
+    {"disable", NULL, "stop", KILN_COMPLETE_NONE},
+    {"mean-time-between-kills", "DUR", "average time between kills (e.g. 30s)",
+     KILN_COMPLETE_NONE},
+    {"min-time-between-kills", "DUR", "never two kills closer than this (e.g. 10s)",
+     KILN_COMPLETE_NONE},
+    {0},
+};
+
+static int chaos_status(struct kiln_ctx *ctx, struct kiln_err *err)
+{
+    struct kiln_provider *p = kiln_provider_open(ctx, err);
+    if (p == NULL)
+        return -1;
+    struct kiln_snapshot *snap = NULL;
+    int rc = p->ops->inventory(p, &snap, err);
+    kiln_provider_close(p);
+    if (rc < 0)
+        return -1;
+    for (size_t a = 0; a < snap->n_apps; a++)
+        for (size_t e = 0; e < snap->apps[a]->n_envs; e++) {
+            const struct kiln_env *env = snap->apps[a]->envs[e];
+            char mean[KILN_DURATION_MAX], min[KILN_DURATION_MAX];
+            fprintf(ctx->out, "%-32s %-4s mean %s, min %s\n", env->cluster,
+                    env->chaos_enabled ? "ON" : "off", kiln_format_duration(env->chaos_mean_ms, mean),
+                    kiln_format_duration(env->chaos_min_ms, min));
+        }
+    kiln_snapshot_release(snap);
+    return 0;
+}
+
+static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln_err *err)
+{
+    const struct kiln_cmd *cmd = &kiln_cmd_chaos;
+    const char *app = a->positional[0];
+    if (strcmp(app, "status") == 0)
+        return chaos_status(ctx, err);
+    const char *env = kiln_args_get(cmd, a, "env");
+    if (kiln_name_validate_app(app, err) < 0)
+        return -1;
+    if (env == NULL)
+        return kiln_err_set(err, KILN_E_USAGE, "chaos needs --env ENV (or: kiln chaos status)");
+    if (kiln_name_validate_env(env, err) < 0)
+        return -1;
+    bool on = kiln_args_flag(cmd, a, "enable"), off = kiln_args_flag(cmd, a, "disable");
+    if (on && off)
+        return kiln_err_set(err, KILN_E_USAGE, "--enable and --disable contradict each other");
+    struct kiln_chaos_spec spec = {.enable = on ? 1 : off ? 0 : -1};
+    const char *mean = kiln_args_get(cmd, a, "mean-time-between-kills");
+    const char *min = kiln_args_get(cmd, a, "min-time-between-kills");
+    if ((mean && kiln_parse_duration(mean, &spec.mean_ms, err) < 0) ||
+        (min && kiln_parse_duration(min, &spec.min_ms, err) < 0)) {
+        err->code = KILN_E_USAGE;
+        return -1;
+    }
+    if (ctx->read_only)
+        return kiln_err_set(err, KILN_E_READONLY, "'chaos' changes things and kiln is in "
+                                                  "read-only mode; nothing was done");
+    struct kiln_provider *p = kiln_provider_open(ctx, err);
+    if (p == NULL)
+        return -1;
+    int rc = p->ops->chaos(p, app, env, &spec, err);
+    kiln_provider_close(p);
+    if (rc == 0 && !ctx->json)
+        fprintf(ctx->out, "chaos %s for %s-%s\n", on ? "enabled" : off ? "disabled" : "updated",
+                app, env);
+    return rc;
+}
+
+const struct kiln_cmd kiln_cmd_chaos = {
+    .name = "chaos",
+    .usage = "APP --env ENV --enable|--disable [--mean-time-between-kills DUR] "
+             "[--min-time-between-kills DUR] | status",
+    .summary = "the chaos monkey: kill instances of an app on purpose",
+    .help = "Opt-in per app and env: kills a random instance of the enabled group with\n"
+            "SIGKILL, on average every --mean-time-between-kills, never two within\n"
+            "--min-time-between-kills. Every kill is an event with cause chaos.",
+    .opts = chaos_opts,
+    .min_positional = 1,
+    .max_positional = 1,
+    .positional_complete = KILN_COMPLETE_APP,
+    /* `chaos status` only reads: chaos_exec refuses the rest in read-only mode. */
+    .mutating = false,
+    .exec = chaos_exec,
+};

@@ -1,0 +1,98 @@
+/* kiln: what the pipeline's jobs share (private to src/pipeline): the running job's
+ * context, journaled steps, the cluster lock, waiting on the cloud. */
+#ifndef KILN_PIPELINE_PIPE_H
+#define KILN_PIPELINE_PIPE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kiln/config.h"
+#include "kiln/err.h"
+#include "kiln/job.h"
+#include "kiln/journal.h"
+#include "kiln/model.h"
+#include "kiln/paths.h"
+#include "kiln/provider.h"
+
+struct cJSON;
+struct kiln_ctx;
+
+enum pipe_mode { PIPE_RUN, PIPE_RESUME, PIPE_ABORT };
+
+/* One pipeline job: owned by the engine's job (its arg). */
+struct pipe {
+    struct kiln_ctx *ctx; /* paths, config, options: read-only while jobs run */
+    char kind[24];
+    char target[96];
+    enum pipe_mode mode;
+    uint64_t id; /* the journal's id: what users see */
+    struct cJSON *args;
+    struct cJSON *data;   /* what the steps found and made, merged; journaled */
+    struct cJSON *result; /* what the job reports when it succeeds */
+
+    /* set while running, on the worker */
+    struct kiln_job *job;
+    struct kiln_provider *prov;
+    struct kiln_journal *journal;
+    FILE *logf; /* journal/<id>.log */
+    struct kiln_lock_owner owner;
+    char owner_user[320], owner_host[256];
+    bool locked;
+    char locked_cluster[96];
+};
+
+/* The body of a kind of job. */
+typedef int (*pipe_fn)(struct pipe *pp, struct kiln_err *err);
+
+int pipe_build(struct pipe *pp, struct kiln_err *err);
+int pipe_bake(struct pipe *pp, struct kiln_err *err);
+int pipe_deploy(struct pipe *pp, struct kiln_err *err);
+int pipe_deploy_abort(struct pipe *pp, struct kiln_err *err);
+int pipe_rollback(struct pipe *pp, struct kiln_err *err);
+int pipe_rollback_abort(struct pipe *pp, struct kiln_err *err);
+int pipe_promote(struct pipe *pp, struct kiln_err *err);
+int pipe_group_op(struct pipe *pp, struct kiln_err *err);
+int pipe_try(struct pipe *pp, struct kiln_err *err);
+
+/* The build and bake steps, shared by the build/bake jobs and deploy: they put
+ * "package" / "image" into out. */
+int pipe_build_into(struct pipe *pp, struct cJSON *out, struct kiln_err *err);
+int pipe_bake_into(struct pipe *pp, struct cJSON *out, struct kiln_err *err);
+
+/* Logs a line to the job's log and its file. */
+void pipe_log(struct pipe *pp, enum kiln_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Runs step `name` once: skipped when the journal says it completed (its data merged
+ * back into pp->data), else journaled before and after. `fn` may add to `out`, which
+ * is merged into pp->data and journaled with the step. */
+typedef int (*pipe_step_fn)(struct pipe *pp, struct cJSON *out, struct kiln_err *err);
+int pipe_step(struct pipe *pp, const char *name, pipe_step_fn fn, struct kiln_err *err);
+
+/* Whether step `name` completed (in this run or an earlier one). */
+bool pipe_step_done(struct pipe *pp, const char *name);
+
+/* The cluster lock for the job's whole run (the provider's: seen by every console). */
+int pipe_lock(struct pipe *pp, const char *cluster, struct kiln_err *err);
+void pipe_unlock(struct pipe *pp);
+
+/* Reads from args or data; NULL / dflt when absent. */
+const char *pipe_str(struct pipe *pp, const char *key);
+long long pipe_int(struct pipe *pp, const char *key, long long dflt);
+
+/* A fresh inventory (the caller releases it). */
+int pipe_inventory(struct pipe *pp, const struct kiln_snapshot **out, struct kiln_err *err);
+
+/* Waits until group `name` has `want` instances running and healthy (and, with
+ * in_service, in service behind the load balancer), reporting n/N as the job's
+ * progress. On timeout: KILN_E_TIMEOUT naming the instances that are not and what
+ * their health checks saw. */
+int pipe_wait_group(struct pipe *pp, const char *name, int want, bool in_service,
+                    int64_t timeout_ms, struct kiln_err *err);
+
+/* Test hook: KILN_TEST_KILL_AT=kind:step:before|after makes kiln SIGKILL itself
+ * there, so tests can prove that every step boundary is resumable. */
+void pipe_test_kill_point(struct pipe *pp, const char *step, const char *phase);
+
+#endif
