@@ -37,7 +37,9 @@ AM_CPPFLAGS += -I$(top_srcdir)/tests/lib -I$(top_srcdir)/src
 E2E_TESTS = \
 	tests/e2e/cli.sh \
 	tests/e2e/cloud.sh \
-	tests/e2e/pipeline.sh
+	tests/e2e/pipeline.sh \
+	tests/e2e/chaos.sh \
+	tests/e2e/faults.sh
 TESTS += $(E2E_TESTS)
 
 EXTRA_DIST += tests/lib/cloudtest.h tests/lib/tap.h tests/lib/harness.sh tests/lib/kilnd_api.py $(E2E_TESTS)

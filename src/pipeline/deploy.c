@@ -199,7 +199,10 @@ static int deploy_steps(struct pipe *pp, struct kiln_err *err)
     if (pipe_step(pp, "plan", step_plan, err) < 0 || pipe_step(pp, "create-group", step_create, err) < 0)
         return -1;
     if (pipe_step(pp, "wait-healthy", step_wait_healthy, err) < 0) {
-        /* Never healthy (or cancelled): the new group goes, the old never changed. */
+        /* Never healthy (or cancelled): the new group goes, the old never changed.
+         * Cut off from the cloud, nothing can be destroyed: `kiln abort` will. */
+        if (err->code == KILN_E_IO)
+            return -1;
         struct kiln_err derr = {0};
         if (destroy_new(pp, &derr) < 0)
             pipe_log(pp, KILN_LOG_ERROR, "could not destroy %s: %s", pipe_str(pp, "group"),

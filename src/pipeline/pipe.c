@@ -317,9 +317,20 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
         }
         pipe_unlock(pp);
     }
+    /* A job cut off from the cloud (kilnd died, the disk filled) did not fail: it was
+     * interrupted, and `kiln resume` or `kiln abort` take it from its journal. */
     const char *state = rc == 0 ? (pp->mode == PIPE_ABORT ? "aborted" : "succeeded")
                         : err->code == KILN_E_CANCELLED ? "cancelled"
+                        : err->code == KILN_E_IO        ? "interrupted"
                                                         : "failed";
+    if (strcmp(state, "interrupted") == 0) {
+        char why[KILN_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        kiln_err_set(err, KILN_E_IO, "%.700s (job %llu is interrupted: kiln resume %llu finishes "
+                                     "it, kiln abort %llu undoes it)",
+                     why, (unsigned long long)pp->id, (unsigned long long)pp->id,
+                     (unsigned long long)pp->id);
+    }
     if (rc == 0)
         pipe_log(pp, KILN_LOG_INFO, "%s %s: %s", pp->kind, pp->target, state);
     else
@@ -480,7 +491,7 @@ static struct kiln_job *reopen(struct kiln_ctx *ctx, uint64_t id, enum pipe_mode
         kiln_journal_free(j);
         return NULL;
     }
-    if (strcmp(state, "running") != 0) {
+    if (strcmp(state, "running") != 0 && strcmp(state, "interrupted") != 0) {
         kiln_err_set(err, KILN_E_INVALID, "job %llu already ended (%s); only interrupted jobs "
                                           "can be resumed or aborted",
                      (unsigned long long)id, state);

@@ -20,7 +20,7 @@ console_start() {
 
 # pane_status: "dead STATUS" once kiln has exited, "alive" before.
 pane_status() {
-    tmux -S "$T_TMUX_SOCK" list-panes -t t -F '#{?pane_dead,dead #{pane_dead_status},alive}'
+    tmux -S "$T_TMUX_SOCK" list-panes -t t -F '#{?pane_dead,dead #{pane_dead_status}#{?pane_dead_signal,signal #{pane_dead_signal},},alive}'
 }
 # Dead with its exit status known (tmux learns it a moment after the death).
 pane_dead() { pane_status | grep -qE '^dead [0-9]+$'; }
@@ -50,8 +50,11 @@ tmux_keys '?'
 screen_wait 5 'Moving around'
 ok $? "? opens the help"
 like "$(screen_masked)" 'j, Down +move-down +Move down' "help lists the keys with their actions"
-like "$(screen_masked)" 'd +deploy +Deploy to the selected cluster' "and the keys that change things"
 screen_compare help
+tmux_keys / d e p l o Enter
+screen_wait 5 'd +deploy +Deploy to the selected cluster'
+ok $? "/ finds in the help: the keys that change things are there"
+keys_slow Escape
 tmux_keys G
 screen_wait 5 "The console's own : commands"
 ok $? "help ends with the command table and the console's commands"
@@ -260,7 +263,7 @@ screen_wait 5 'quit while jobs run\?'
 ok $? "q asks when a job is running"
 tmux_keys y
 wait_for 60 pane_dead
-ok $? "and quits on yes"
+ok $? "and quits on yes" || diag "$(pane_status)" "$(screen_masked)"
 is "$(pane_status)" "dead 0" "cleanly"
 
 # SIGTERM restores the terminal and exits.

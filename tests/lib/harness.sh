@@ -217,3 +217,10 @@ in_service_count() {
 
 # group_healthy_is GROUP N: true when GROUP has N running, healthy instances (for wait_for).
 group_healthy_is() { [ "$(healthy_count "$1")" -eq "$2" ]; }
+
+# enabled_groups [ENV]: how many groups of hello-world ENV (test) are enabled.
+enabled_groups() {
+    "$KILN" status hello-world --env "${1:-test}" --json |
+        json "sum(1 for g in d[0]['envs'][0]['groups'] if g['enabled'])"
+}
+unmount_tiny() { umount "$T_TMP/tiny" 2>/dev/null; }

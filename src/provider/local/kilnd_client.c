@@ -210,7 +210,7 @@ static int read_line(struct kiln_kilnd *k, int timeout_ms, char **line, struct k
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return kiln_err_set(err, KILN_E_FAILED,
+            return kiln_err_set(err, KILN_E_IO,
                                 "the local cloud (kilnd for %s) closed the connection; see "
                                 "kilnd.log there, or restart it with kiln cloud start",
                                 k->home);
