@@ -34,7 +34,7 @@ struct kiln_aws_credentials {
     char *secret_access_key; /* never printed */
     char *session_token;     /* NULL for long-term keys; never printed */
     int64_t expiration_us;   /* µs since the epoch; 0 = does not expire */
-    char source[96];         /* where they came from: "environment", "profile dev", ... */
+    char source[160];        /* where they came from: "environment", "profile dev", ... */
 };
 
 /* Wipes and frees the strings; leaves c zeroed. NULL is fine. */
@@ -53,7 +53,7 @@ void kiln_aws_credentials_set(struct kiln_aws_credentials *c, const char *access
 bool kiln_aws_credentials_expiring(const struct kiln_aws_credentials *c, int64_t now_us,
                                    int64_t margin_ms);
 
-#define KILN_AWS_CREDS_DESCRIBE_MAX 192
+#define KILN_AWS_CREDS_DESCRIBE_MAX 256
 
 /* For logs and `kiln aws whoami`: "AKID… (session token, expires 2026-11-26T06:16:08Z,
  * from profile dev)". Only the first 4 characters of the key id appear; the secret

@@ -160,13 +160,15 @@ static bool parse_entry(const cJSON *o, struct kiln_history_entry *e)
     const cJSON *dur = cJSON_GetObjectItemCaseSensitive(o, "duration_ms");
     e->job = 0;
     e->duration_ms = -1;
+    /* A number out of the type's range is a damaged line (converting it would be
+     * undefined behaviour), like any other bad value. */
     if (job != NULL) {
-        if (!cJSON_IsNumber(job) || job->valuedouble < 0)
+        if (!cJSON_IsNumber(job) || !(job->valuedouble >= 0 && job->valuedouble < 0x1p64))
             return false;
         e->job = (uint64_t)job->valuedouble;
     }
     if (dur != NULL) {
-        if (!cJSON_IsNumber(dur))
+        if (!cJSON_IsNumber(dur) || !(dur->valuedouble >= -0x1p63 && dur->valuedouble < 0x1p63))
             return false;
         e->duration_ms = (int64_t)dur->valuedouble;
     }

@@ -263,7 +263,9 @@ screen_wait 5 'quit while jobs run\?'
 ok $? "q asks when a job is running"
 tmux_keys y
 wait_for 60 pane_dead
-ok $? "and quits on yes" || diag "$(pane_status)" "$(screen_masked)"
+st=$?
+ok $st "and quits on yes"
+[ $st -eq 0 ] || diag "$(pane_status)" "$(screen_masked)"
 is "$(pane_status)" "dead 0" "cleanly"
 
 # SIGTERM restores the terminal and exits.

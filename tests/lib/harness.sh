@@ -224,3 +224,5 @@ enabled_groups() {
         json "sum(1 for g in d[0]['envs'][0]['groups'] if g['enabled'])"
 }
 unmount_tiny() { umount "$T_TMP/tiny" 2>/dev/null; }
+# in_service_is GROUP N: true when GROUP has N instances in service (for wait_for).
+in_service_is() { [ "$(in_service_count "$1")" -eq "$2" ]; }

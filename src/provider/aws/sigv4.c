@@ -396,7 +396,8 @@ int kiln_aws_sigv4_canonical_request(struct kiln_aws_sigv4 *s, struct kiln_err *
         push_param(&qp, &nq, &capq, "X-Amz-SignedHeaders", kiln_strbuf_str(&s->signed_headers));
         kiln_strbuf_free(&cred);
     }
-    qsort(qp, nq, sizeof *qp, compare_params);
+    if (nq > 0)
+        qsort(qp, nq, sizeof *qp, compare_params);
 
     struct kiln_strbuf *cr = &s->canonical_request;
     kiln_strbuf_reset(cr);

@@ -10,6 +10,7 @@
 #include "kiln/xalloc.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,26 @@ static double jnum(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* Numbers as the field's type. A value out of the type's range reads as 0: kilnd never
+ * sends one, and converting it would be undefined behaviour. */
+static int64_t ji64(const cJSON *o, const char *key)
+{
+    double d = jnum(o, key);
+    return d >= -0x1p63 && d < 0x1p63 ? (int64_t)d : 0;
+}
+
+static uint64_t ju64(const cJSON *o, const char *key)
+{
+    double d = jnum(o, key);
+    return d >= 0 && d < 0x1p64 ? (uint64_t)d : 0;
+}
+
+static int jint(const cJSON *o, const char *key)
+{
+    double d = jnum(o, key);
+    return d > INT_MIN - 1.0 && d < INT_MAX + 1.0 ? (int)d : 0;
 }
 
 static struct kiln_app *find_or_add_app(struct kiln_snapshot *snap, struct kiln_app ***apps,
@@ -101,20 +122,20 @@ static int add_clusters(struct kiln_snapshot *snap, const cJSON *state, struct k
             .lb_name = jstr(c, "name"),
             .lb_dns = dns,
             .health = {.path = jstr(h, "path"),
-                       .interval_ms = (int64_t)jnum(h, "interval_ms"),
-                       .timeout_ms = (int64_t)jnum(h, "timeout_ms"),
-                       .healthy_threshold = (int)jnum(h, "healthy"),
-                       .unhealthy_threshold = (int)jnum(h, "unhealthy")},
+                       .interval_ms = ji64(h, "interval_ms"),
+                       .timeout_ms = ji64(h, "timeout_ms"),
+                       .healthy_threshold = jint(h, "healthy"),
+                       .unhealthy_threshold = jint(h, "unhealthy")},
             .chaos_enabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ch, "enabled")),
-            .chaos_mean_ms = (int64_t)jnum(ch, "mean_ms"),
-            .chaos_min_ms = (int64_t)jnum(ch, "min_ms"),
+            .chaos_mean_ms = ji64(ch, "mean_ms"),
+            .chaos_min_ms = ji64(ch, "min_ms"),
             .lock = lock_text(locks, jstr(c, "name"), lock, sizeof lock),
         };
         struct kiln_lb lb = {.name = jstr(c, "name"),
                              .dns = dns,
                              .app = jstr(c, "app"),
                              .env = jstr(c, "env"),
-                             .port = (int)jnum(c, "lb_port")};
+                             .port = jint(c, "lb_port")};
         names[k] = jstr(c, "name");
         envs[k] = kiln_snapshot_add_env(snap, app, &tmpl, err);
         if (envs[k++] == NULL || kiln_snapshot_add_lb(snap, &lb, err) == NULL) {
@@ -161,14 +182,14 @@ static int add_groups(struct kiln_snapshot *snap, const cJSON *state, struct kil
         if (env == NULL)
             continue; /* a group whose app was deleted under it: not shown */
         struct kiln_group tmpl = {
-            .version = (int)jnum(g, "version"),
+            .version = jint(g, "version"),
             .enabled = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "enabled")),
             .image_id = jstr(g, "image"),
             .package = image_package(state, jstr(g, "image")),
-            .min_size = (int)jnum(g, "min"),
-            .max_size = (int)jnum(g, "max"),
-            .desired = (int)jnum(g, "desired"),
-            .created_us = (int64_t)jnum(g, "created_us"),
+            .min_size = jint(g, "min"),
+            .max_size = jint(g, "max"),
+            .desired = jint(g, "desired"),
+            .created_us = ji64(g, "created_us"),
             .suspended = suspended_bits(g),
         };
         struct kiln_group *grp = kiln_snapshot_add_group(snap, env, &tmpl, err);
@@ -182,8 +203,8 @@ static int add_groups(struct kiln_snapshot *snap, const cJSON *state, struct kil
                 continue;
             struct kiln_instance it = {.id = jstr(x, "id"),
                                        .address = jstr(x, "address"),
-                                       .launched_us = (int64_t)jnum(x, "launched_us"),
-                                       .pid = (int)jnum(x, "pid"),
+                                       .launched_us = ji64(x, "launched_us"),
+                                       .pid = jint(x, "pid"),
                                        .health_detail = jstr(x, "health_detail")};
             if (kiln_instance_state_parse(jstr(x, "state"), &it.state, err) < 0 ||
                 kiln_health_parse(jstr(x, "health"), &it.health, err) < 0 ||
@@ -212,7 +233,7 @@ int kiln_local_snapshot_from_state(const cJSON *state, struct kiln_snapshot **ou
     {
         struct kiln_image im = {.id = jstr(x, "id"),
                                 .package = jstr(x, "package"),
-                                .created_us = (int64_t)jnum(x, "created_us")};
+                                .created_us = ji64(x, "created_us")};
         if (rc == 0 && kiln_snapshot_add_image(snap, &im, err) == NULL)
             rc = -1;
     }
@@ -220,7 +241,7 @@ int kiln_local_snapshot_from_state(const cJSON *state, struct kiln_snapshot **ou
     {
         struct kiln_package pk = {.nvr = jstr(x, "nvr"),
                                   .file = jstr(x, "file"),
-                                  .created_us = (int64_t)jnum(x, "created_us")};
+                                  .created_us = ji64(x, "created_us")};
         if (rc == 0 && kiln_snapshot_add_package(snap, &pk, err) == NULL)
             rc = -1;
     }
@@ -439,8 +460,8 @@ static void copy_field(char *dst, size_t n, const cJSON *o, const char *key)
 int kiln_local_event_from_json(const cJSON *e, struct kiln_event *out)
 {
     memset(out, 0, sizeof *out);
-    out->seq = (uint64_t)jnum(e, "seq");
-    out->time_us = (int64_t)jnum(e, "time_us");
+    out->seq = ju64(e, "seq");
+    out->time_us = ji64(e, "time_us");
     copy_field(out->type, sizeof out->type, e, "type");
     copy_field(out->cluster, sizeof out->cluster, e, "cluster");
     copy_field(out->group, sizeof out->group, e, "group");
@@ -448,7 +469,7 @@ int kiln_local_event_from_json(const cJSON *e, struct kiln_event *out)
     copy_field(out->cause, sizeof out->cause, e, "cause");
     copy_field(out->message, sizeof out->message, e, "message");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "recovery_ms");
-    out->recovery_ms = cJSON_IsNumber(r) ? (int64_t)r->valuedouble : -1;
+    out->recovery_ms = cJSON_IsNumber(r) ? ji64(e, "recovery_ms") : -1;
     return out->seq > 0 ? 0 : -1;
 }
 

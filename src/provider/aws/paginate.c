@@ -1,0 +1,133 @@
+/* kiln: following AWS result pages (see kiln/aws_paginate.h). */
+#include "kiln/aws_paginate.h"
+#include "kiln/aws_sigv4.h"
+#include "kiln/aws_xml.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PAGES 10000
+
+void kiln_aws_pager_init(struct kiln_aws_pager *p, enum kiln_aws_page_kind kind,
+                         const char *action)
+{
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->action = action;
+}
+
+void kiln_aws_pager_free(struct kiln_aws_pager *p)
+{
+    free(p->token);
+    free(p->record_type);
+    free(p->record_identifier);
+    memset(p, 0, sizeof *p);
+}
+
+bool kiln_aws_pager_more(const struct kiln_aws_pager *p)
+{
+    return !p->done;
+}
+
+void kiln_aws_pager_apply(const struct kiln_aws_pager *p, struct kiln_aws_query *q)
+{
+    if (p->token == NULL)
+        return;
+    kiln_aws_query_add(q, p->kind == KILN_AWS_PAGE_MARKER ? "Marker" : "NextToken", p->token);
+}
+
+static void add_param(struct kiln_strbuf *query, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    if (query->len > 0)
+        kiln_strbuf_appendc(query, '&');
+    kiln_strbuf_append(query, name);
+    kiln_strbuf_appendc(query, '=');
+    kiln_aws_uri_encode(query, value, strlen(value), false);
+}
+
+void kiln_aws_pager_apply_rest(const struct kiln_aws_pager *p, struct kiln_strbuf *query)
+{
+    kiln_strbuf_append(query, "");
+    add_param(query, "name", p->token);
+    add_param(query, "type", p->record_type);
+    add_param(query, "identifier", p->record_identifier);
+}
+
+static bool same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static char *nonempty(char *s)
+{
+    if (s && s[0] == '\0') {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int kiln_aws_pager_update(struct kiln_aws_pager *p, const xmlNode *holder, struct kiln_err *err)
+{
+    char *token = NULL, *type = NULL, *ident = NULL;
+    p->pages++;
+    switch (p->kind) {
+    case KILN_AWS_PAGE_EC2:
+        token = nonempty(kiln_aws_xml_dup_at(holder, "nextToken"));
+        break;
+    case KILN_AWS_PAGE_QUERY:
+        token = nonempty(kiln_aws_xml_dup_at(holder, "NextToken"));
+        break;
+    case KILN_AWS_PAGE_MARKER:
+        token = nonempty(kiln_aws_xml_dup_at(holder, "NextMarker"));
+        break;
+    case KILN_AWS_PAGE_ROUTE53_RRSETS:
+        if (kiln_aws_xml_bool_at(holder, "IsTruncated", false)) {
+            token = nonempty(kiln_aws_xml_dup_at(holder, "NextRecordName"));
+            type = nonempty(kiln_aws_xml_dup_at(holder, "NextRecordType"));
+            ident = nonempty(kiln_aws_xml_dup_at(holder, "NextRecordIdentifier"));
+            if (token == NULL) {
+                free(type);
+                free(ident);
+                p->done = true;
+                return kiln_err_set(err, KILN_E_INVALID,
+                                    "malformed XML in the %s response: IsTruncated is true "
+                                    "but NextRecordName is missing",
+                                    p->action);
+            }
+        }
+        break;
+    }
+    if (token == NULL) {
+        p->done = true;
+        return 0;
+    }
+    if (same(token, p->token) && same(type, p->record_type) &&
+        same(ident, p->record_identifier)) {
+        free(token);
+        free(type);
+        free(ident);
+        p->done = true;
+        return kiln_err_set(err, KILN_E_INVALID,
+                            "the %s response gave the same next-page token twice; kiln stopped "
+                            "rather than loop (a bug in the endpoint?)",
+                            p->action);
+    }
+    if (p->pages >= MAX_PAGES) {
+        free(token);
+        free(type);
+        free(ident);
+        p->done = true;
+        return kiln_err_set(err, KILN_E_INVALID, "%s: more than %d pages; kiln stopped there",
+                            p->action, MAX_PAGES);
+    }
+    free(p->token);
+    free(p->record_type);
+    free(p->record_identifier);
+    p->token = token;
+    p->record_type = type;
+    p->record_identifier = ident;
+    return 0;
+}
