@@ -2,6 +2,7 @@
 UNIT_TESTS = \
 	tests/unit/test_err \
 	tests/unit/test_args \
+	tests/unit/test_commands \
 	tests/unit/test_strbuf \
 	tests/unit/test_timeutil \
 	tests/unit/test_atomic_file \
@@ -39,7 +40,8 @@ E2E_TESTS = \
 	tests/e2e/cloud.sh \
 	tests/e2e/pipeline.sh \
 	tests/e2e/chaos.sh \
-	tests/e2e/faults.sh
+	tests/e2e/faults.sh \
+	tests/e2e/valgrind.sh
 TESTS += $(E2E_TESTS)
 
 EXTRA_DIST += tests/lib/cloudtest.h tests/lib/tap.h tests/lib/harness.sh tests/lib/kilnd_api.py $(E2E_TESTS)
@@ -50,6 +52,6 @@ check-threads: $(THREAD_TESTS)
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(THREAD_TESTS)"
 .PHONY: check-threads
 
-check-unit: $(UNIT_TESTS)
-	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS)"
+check-unit: $(UNIT_TESTS) $(AWS_UNIT_TESTS)
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS) $(AWS_UNIT_TESTS)"
 .PHONY: check-unit

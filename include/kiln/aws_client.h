@@ -30,10 +30,10 @@ struct kiln_aws_client_options {
     const char *region;          /* required: where the regional services are */
     const char *config_endpoint; /* [aws] endpoint, or NULL */
     bool allow_http_endpoints;
-    const char *ca_bundle;       /* or NULL */
+    const char *ca_bundle; /* or NULL */
     /* Acquired by the client (the caller keeps its own reference). */
     struct kiln_aws_credentials_provider *credentials;
-    int max_attempts;            /* 0: 8 */
+    int max_attempts;                       /* 0: 8 */
     int64_t timeout_ms, connect_timeout_ms; /* 0: the HTTP defaults */
     kiln_aws_log_fn log;
     void *log_ctx;
@@ -49,9 +49,9 @@ struct kiln_aws_client *kiln_aws_client_new(const struct kiln_aws_client_options
 /* The usual way in: region and credentials as the AWS CLI finds them, with --profile
  * and --region (each may be NULL) over kiln's [aws] config. cache_dir: where assumed
  * roles are cached on disk (NULL: memory only). */
-struct kiln_aws_client *kiln_aws_client_open(const struct kiln_config *cfg,
-                                             const char *profile, const char *region,
-                                             const char *cache_dir, struct kiln_err *err);
+struct kiln_aws_client *kiln_aws_client_open(const struct kiln_config *cfg, const char *profile,
+                                             const char *region, const char *cache_dir,
+                                             struct kiln_err *err);
 
 void kiln_aws_client_free(struct kiln_aws_client *c);
 
@@ -74,8 +74,7 @@ struct kiln_aws_query {
 };
 
 /* Starts "Action=<action>&Version=<the service's API version>". */
-void kiln_aws_query_init(struct kiln_aws_query *q, enum kiln_aws_service svc,
-                         const char *action);
+void kiln_aws_query_init(struct kiln_aws_query *q, enum kiln_aws_service svc, const char *action);
 /* Appends &name=value, both percent-encoded. */
 void kiln_aws_query_add(struct kiln_aws_query *q, const char *name, const char *value);
 void kiln_aws_query_addf(struct kiln_aws_query *q, const char *name, const char *fmt, ...)

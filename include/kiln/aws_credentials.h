@@ -98,7 +98,7 @@ struct kiln_aws_credentials_options {
     const char *region;          /* region for STS when the profile has none; may be NULL */
     const char *config_endpoint; /* [aws] endpoint (see aws_endpoint.h); may be NULL */
     bool allow_http_endpoints;
-    const char *ca_bundle;       /* may be NULL */
+    const char *ca_bundle; /* may be NULL */
     /* Assumed-role credentials are also kept in a 0600 file here (a 0700 directory),
      * so the next kiln process does not call STS again; NULL: memory only. */
     const char *cache_dir;

@@ -29,15 +29,15 @@ enum kiln_aws_service {
 
 struct kiln_aws_endpoint {
     enum kiln_aws_service service;
-    char url[512];             /* scheme://host[:port][/base], no trailing slash */
-    char host[300];            /* the Host header: "ec2.us-east-1.amazonaws.com", "127.0.0.1:9000" */
-    char base_path[256];       /* "" or "/prefix" of an override */
+    char url[512];       /* scheme://host[:port][/base], no trailing slash */
+    char host[300];      /* the Host header: "ec2.us-east-1.amazonaws.com", "127.0.0.1:9000" */
+    char base_path[256]; /* "" or "/prefix" of an override */
     char signing_region[64];
-    const char *signing_name;  /* "ec2", "autoscaling", "elasticloadbalancing", "route53", "sts" */
-    const char *api_version;   /* "2016-11-15", ... */
+    const char *signing_name; /* "ec2", "autoscaling", "elasticloadbalancing", "route53", "sts" */
+    const char *api_version;  /* "2016-11-15", ... */
     bool https;
-    bool overridden;           /* came from the environment or the config */
-    char origin[64];           /* "default", "AWS_ENDPOINT_URL_EC2", "[aws] endpoint" */
+    bool overridden; /* came from the environment or the config */
+    char origin[64]; /* "default", "AWS_ENDPOINT_URL_EC2", "[aws] endpoint" */
 };
 
 /* Resolves svc for region (a region name: [a-z0-9-]). */

@@ -20,8 +20,8 @@
 #include "kiln/err.h"
 
 struct kiln_aws_error {
-    long status;          /* HTTP status; 0 when no response came */
-    char code[128];       /* "Throttling", "ValidationError", "HTTP 503" */
+    long status;    /* HTTP status; 0 when no response came */
+    char code[128]; /* "Throttling", "ValidationError", "HTTP 503" */
     char message[512];
     char type[16];        /* "Sender", "Receiver" or "" */
     char request_id[128]; /* from the body, else the x-amzn-RequestId header */
@@ -29,8 +29,8 @@ struct kiln_aws_error {
 
 /* Fills e from an error response. header_request_id (may be NULL) is used when the body
  * has none. Never fails: an unreadable body becomes an "HTTP <status>" error. */
-void kiln_aws_error_parse(const char *body, size_t len, long status,
-                          const char *header_request_id, struct kiln_aws_error *e);
+void kiln_aws_error_parse(const char *body, size_t len, long status, const char *header_request_id,
+                          struct kiln_aws_error *e);
 
 /* Whether retrying may help: throttling codes (Throttling, ThrottlingException,
  * RequestLimitExceeded, RequestThrottled, PriorRequestNotComplete, ...), HTTP 429 and

@@ -60,9 +60,9 @@ void kiln_aws_http_set_backoff(struct kiln_aws_http *h, int64_t base_ms, int64_t
 uint64_t kiln_aws_http_requests(const struct kiln_aws_http *h);
 
 struct kiln_aws_http_response {
-    long status;              /* 0 when no response came */
+    long status; /* 0 when no response came */
     struct kiln_strbuf body;
-    char request_id[128];     /* x-amzn-RequestId / x-amz-request-id */
+    char request_id[128]; /* x-amzn-RequestId / x-amz-request-id */
     int attempts;
     struct kiln_aws_error error; /* when the call failed with an AWS error */
 };

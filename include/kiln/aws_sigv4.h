@@ -65,8 +65,8 @@ struct kiln_aws_sigv4_params {
 struct kiln_aws_sigv4 {
     const struct kiln_aws_sigv4_request *req;
     const struct kiln_aws_sigv4_params *params;
-    char amz_date[17];  /* "20150830T123600Z" */
-    char date[9];       /* "20150830" */
+    char amz_date[17]; /* "20150830T123600Z" */
+    char date[9];      /* "20150830" */
     char payload_hash[65];
     struct kiln_strbuf scope;             /* "20150830/us-east-1/service/aws4_request" */
     struct kiln_strbuf signed_headers;    /* "host;x-amz-date" */

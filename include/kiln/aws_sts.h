@@ -16,8 +16,7 @@ struct kiln_aws_identity {
 };
 
 /* GetCallerIdentity: which account and principal the credentials belong to. */
-int kiln_aws_whoami(struct kiln_aws_client *c, struct kiln_aws_identity *out,
-                    struct kiln_err *err);
+int kiln_aws_whoami(struct kiln_aws_client *c, struct kiln_aws_identity *out, struct kiln_err *err);
 
 struct kiln_aws_assume_role {
     const char *role_arn;

@@ -66,6 +66,7 @@ struct kiln_event {
     int64_t time_us;
     char type[24];
     char cluster[80], group[80], instance[40], cause[24];
+    char replaces[40]; /* for "recovered": the instance this one replaced */
     char message[512];
     int64_t recovery_ms; /* for "recovered"; -1 otherwise */
 };

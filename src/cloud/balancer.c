@@ -17,6 +17,7 @@
  * the old nginx keep serving: traffic never depends on a config nginx has not accepted.
  */
 #include "cloud/cloud.h"
+#include "kiln/proc.h"
 
 #include "kiln/atomic_file.h"
 #include "kiln/spawn.h"
@@ -544,12 +545,12 @@ static bool nginx_alive(struct cloud_balancer *b, char *why, size_t size)
                 snprintf(why, size, "exit status %d", WEXITSTATUS(status));
         } else {
             /* ECHILD: reaped by someone else; treat it as gone unless it still runs */
-            if (cloud_proc_start_ticks(b->pid) == b->ticks && b->ticks != 0)
+            if (kiln_proc_start_ticks(b->pid) == b->ticks && b->ticks != 0)
                 return true;
             snprintf(why, size, "gone");
         }
     } else {
-        if (cloud_proc_start_ticks(b->pid) == b->ticks)
+        if (kiln_proc_start_ticks(b->pid) == b->ticks)
             return true;
         snprintf(why, size, "gone");
     }
@@ -629,7 +630,7 @@ static int spawn_nginx(struct cloud *c, struct cloud_balancer *b, struct kiln_er
         return kiln_err_sys(err, rc, "cannot start %s", c->nginx_bin);
     b->pid = pid;
     b->child = true;
-    b->ticks = cloud_proc_start_ticks(pid);
+    b->ticks = kiln_proc_start_ticks(pid);
     /* Without the file a restarted kilnd would not know this nginx; it also has the
      * nginx.pid fallback (adopt), so a failure here is only worth a note. */
     struct kiln_err e2;
@@ -682,7 +683,7 @@ static bool adopt_nginx(struct cloud_balancer *b)
     pid_t pid;
     unsigned long long ticks;
     if (read_master_file(b->master_file, &pid, &ticks) && ticks != 0 &&
-        cloud_proc_start_ticks(pid) == ticks && is_our_master(pid, b->prefix)) {
+        kiln_proc_start_ticks(pid) == ticks && is_our_master(pid, b->prefix)) {
         b->pid = pid;
         b->ticks = ticks;
         /* Ours when this process started it (a balancer stopped and started again). */
@@ -697,7 +698,7 @@ static bool adopt_nginx(struct cloud_balancer *b)
         free(text);
         if (p > 1 && is_our_master((pid_t)p, b->prefix)) {
             b->pid = (pid_t)p;
-            b->ticks = cloud_proc_start_ticks(b->pid);
+            b->ticks = kiln_proc_start_ticks(b->pid);
             b->child = waitpid(b->pid, NULL, WNOHANG) == 0;
             struct kiln_err e2;
             write_master_file(b, &e2);

@@ -226,6 +226,7 @@ struct cloud_event {
     const char *instance; /* may be NULL */
     const char *cause;    /* may be NULL */
     const char *message;  /* a sentence for humans */
+    const char *replaces; /* for "recovered": the instance the new one replaced */
     int64_t recovery_ms;  /* for "recovered"; -1 otherwise */
 };
 int cloud_events_open(struct cloud *c, struct kiln_err *err);
@@ -262,8 +263,6 @@ int cloud_instance_terminate(struct cloud *c, struct cloud_instance *inst, const
 /* At start: instances saved as running whose pid still runs with the same start time
  * are adopted; the others are marked terminated (cause "exited"). Caller holds mu. */
 void cloud_instances_adopt(struct cloud *c);
-/* Reads /proc/PID/stat's start time; 0 if the process is gone. */
-unsigned long long cloud_proc_start_ticks(pid_t pid);
 
 /* ---- health.c: HTTP probes (the health thread) ---- */
 int cloud_health_start(struct cloud *c, struct kiln_err *err);

@@ -125,6 +125,7 @@ uint64_t cloud_event(struct cloud *c, const struct cloud_event *e)
     add_str(o, "instance", e->instance);
     add_str(o, "cause", e->cause);
     add_str(o, "message", e->message);
+    add_str(o, "replaces", e->replaces);
     if (e->recovery_ms >= 0 && strcmp(e->type, "recovered") == 0)
         cJSON_AddNumberToObject(o, "recovery_ms", (double)e->recovery_ms);
     char *line = cJSON_PrintUnformatted(o);

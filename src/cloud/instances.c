@@ -23,6 +23,7 @@
  * an instance the state no longer knows (pruned, or left behind by a crash).
  */
 #include "cloud/cloud.h"
+#include "kiln/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -209,44 +210,6 @@ static char *instance_dir(const struct cloud *c, const char *id)
 }
 
 /* ---- /proc ---- */
-
-unsigned long long cloud_proc_start_ticks(pid_t pid)
-{
-    if (pid <= 0)
-        return 0;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
-        ;
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    /* "PID (comm) S ppid ...": comm may hold spaces and ')' itself, so the fields
-     * start after the LAST ')'. Field 3 is the state, field 22 the start time. */
-    char *p = strrchr(buf, ')');
-    if (p == NULL || p[1] != ' ')
-        return 0;
-    p += 2;
-    if (*p == 'Z' || *p == 'X')
-        return 0; /* a zombie has exited: as good as gone */
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (p == NULL)
-            return 0;
-        p++;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long ticks = strtoull(p, &end, 10);
-    if (errno != 0 || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
-        return 0;
-    return ticks;
-}
 
 /* ---- files ---- */
 
@@ -516,7 +479,7 @@ static int start_process(struct cloud *c, const struct launch *l, pid_t *pid, in
         goto out;
     /* Still our unreaped child, so the pid cannot have been reused yet. */
     *pidfd = open_pidfd(*pid);
-    *ticks = cloud_proc_start_ticks(*pid);
+    *ticks = kiln_proc_start_ticks(*pid);
     rc = 0;
 out:
     if (out_fd >= 0)
@@ -660,7 +623,7 @@ static bool watch_alive(const struct watch *w)
         struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
         return poll(&p, 1, 0) == 0;
     }
-    return cloud_proc_start_ticks(w->pid) == w->start_ticks;
+    return kiln_proc_start_ticks(w->pid) == w->start_ticks;
 }
 
 static void mark_terminated(struct cloud *c, struct cloud_instance *x, const char *cause)
@@ -727,10 +690,10 @@ void cloud_instances_adopt(struct cloud *c)
          * pidfd cannot refer to a process that took the pid in between. */
         int pidfd = -1;
         bool alive =
-            x->pid > 0 && x->start_ticks != 0 && cloud_proc_start_ticks(x->pid) == x->start_ticks;
+            x->pid > 0 && x->start_ticks != 0 && kiln_proc_start_ticks(x->pid) == x->start_ticks;
         if (alive) {
             pidfd = open_pidfd(x->pid);
-            alive = cloud_proc_start_ticks(x->pid) == x->start_ticks;
+            alive = kiln_proc_start_ticks(x->pid) == x->start_ticks;
         }
         if (!alive) {
             if (pidfd >= 0)
@@ -790,7 +753,7 @@ static bool check_exit(struct watch *w, bool pidfd_ready, int *status, char *how
     }
     if (w->pidfd >= 0)
         return pidfd_ready;
-    return cloud_proc_start_ticks(w->pid) != w->start_ticks;
+    return kiln_proc_start_ticks(w->pid) != w->start_ticks;
 }
 
 /* Applies an exit to the state (mu held). Returns the root to remove (caller frees). */

@@ -3,6 +3,7 @@
  * modules: names, ids, sizes, paths. */
 #include "cloud/api.h"
 #include "cloud/cloud.h"
+#include "kiln/proc.h"
 
 #include "config.h"
 #include "kiln/names.h"
@@ -49,8 +50,9 @@ static int arg_int(const cJSON *args, const char *key, long long lo, long long h
         *out = dflt;
         return 0;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-        v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+    /* The range first: converting a number beyond long long (1e300) is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi) ||
+        v->valuedouble != (double)(long long)v->valuedouble)
         return kiln_err_set(err, KILN_E_INVALID, "argument \"%s\" must be a whole number from %lld to %lld",
                             key, lo, hi);
     *out = (long long)v->valuedouble;
@@ -656,7 +658,7 @@ static bool lock_stale(const struct cloud_lock *l)
     gethostname(host, sizeof host - 1);
     if (strcmp(host, l->host) != 0)
         return false; /* cannot tell from here; it expires only when released */
-    return cloud_proc_start_ticks(l->pid) != l->pid_start_ticks;
+    return kiln_proc_start_ticks(l->pid) != l->pid_start_ticks;
 }
 
 static cJSON *lock_json(const struct cloud_lock *l)
@@ -727,7 +729,7 @@ static int op_lock(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_e
             snprintf(l->user, sizeof l->user, "%s", user);
             snprintf(l->host, sizeof l->host, "%s", host);
             l->pid = (pid_t)pid;
-            l->pid_start_ticks = cloud_proc_start_ticks((pid_t)pid);
+            l->pid_start_ticks = kiln_proc_start_ticks((pid_t)pid);
             l->job = (uint64_t)job;
             snprintf(l->what, sizeof l->what, "%s", what);
             l->since_us = kiln_now_us();

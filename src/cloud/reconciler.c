@@ -106,6 +106,22 @@ static void emit(struct cloud *c, const char *type, const char *cluster, const c
     cloud_event(c, &e);
 }
 
+/* A replacement is healthy: the event names what it replaced and why that went, so
+ * the Events view can pair each termination with its recovery. */
+static void emit_recovered(struct cloud *c, const char *cluster, const struct cloud_instance *x,
+                           const struct cloud_instance *old, int64_t ms, const char *msg)
+{
+    struct cloud_event e = {.type = "recovered",
+                            .cluster = cluster,
+                            .group = x->group,
+                            .instance = x->id,
+                            .cause = old->cause,
+                            .replaces = old->id,
+                            .message = msg,
+                            .recovery_ms = ms};
+    cloud_event(c, &e);
+}
+
 static struct group_note *note_get(struct cloud_reconciler *r, const char *group)
 {
     for (size_t i = 0; i < r->n_notes; i++)
@@ -280,16 +296,18 @@ static void report_recovery(struct cloud *c, struct cloud_instance *x)
     struct cloud_group *g = cloud_find_group(c, x->group);
     const char *cluster = g != NULL ? g->cluster : NULL;
     if (x->healthy_us < old->terminated_us) {
-        emit(c, "recovered", cluster, x->group, x->id, 0,
-             "%s recovered: %s replaced %s (%s) and was healthy before %s was gone", x->group,
-             x->id, old->id, old->cause, old->id);
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "%s recovered: %s replaced %s (%s) and was healthy before %s was gone",
+                 x->group, x->id, old->id, old->cause, old->id);
+        emit_recovered(c, cluster, x, old, 0, msg);
         return;
     }
     int64_t ms = (x->healthy_us - old->terminated_us) / 1000;
-    char took[KILN_DURATION_MAX];
-    emit(c, "recovered", cluster, x->group, x->id, ms,
-         "%s recovered: %s replaced %s (%s) and is healthy %s after it went", x->group, x->id,
-         old->id, old->cause, kiln_format_duration(ms, took));
+    char took[KILN_DURATION_MAX], msg[512];
+    snprintf(msg, sizeof msg, "%s recovered: %s replaced %s (%s) and is healthy %s after it went",
+             x->group, x->id, old->id, old->cause, kiln_format_duration(ms, took));
+    emit_recovered(c, cluster, x, old, ms, msg);
 }
 
 /* What happened to instances since the last pass: recoveries and crashes. */

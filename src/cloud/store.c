@@ -382,8 +382,10 @@ static int read_lock(struct reader *r, const cJSON *o, struct cloud_lock *x)
 #define READ_ARRAY(r, root, key, type, fn, add)                                                    \
     do {                                                                                           \
         const cJSON *arr_ = cJSON_GetObjectItemCaseSensitive(root, key);                           \
-        if (!cJSON_IsArray(arr_))                                                                  \
-            return bad(r, key, "is missing or not an array");                                     \
+        if (!cJSON_IsArray(arr_)) {                                                                \
+            bad(r, key, "is missing or not an array");                                            \
+            goto fail; /* frees root and what was read so far */                                  \
+        }                                                                                          \
         int i_ = 0;                                                                                \
         const cJSON *el_;                                                                          \
         cJSON_ArrayForEach(el_, arr_)                                                              \

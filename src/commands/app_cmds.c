@@ -43,13 +43,13 @@ static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
     const char *proto = kiln_args_get(cmd, a, "protocol");
     const char *source = kiln_args_get(cmd, a, "source");
     if (kiln_name_validate_app(app, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     if (env == NULL || url == NULL || port_s == NULL)
         return kiln_err_set(err, KILN_E_USAGE, "create-app needs --env, --health-check-url and "
                                                "--port (usage: kiln create-app %s)",
                             cmd->usage);
     if (kiln_name_validate_env(env, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     char *end;
     long port = strtol(port_s, &end, 10);
     if (*end != '\0' || port < 1 || port > 65535)
@@ -138,11 +138,11 @@ static int delete_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
     const char *app = a->positional[0];
     const char *env = kiln_args_get(&kiln_cmd_delete_app, a, "env");
     if (kiln_name_validate_app(app, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     if (env == NULL)
         return kiln_err_set(err, KILN_E_USAGE, "delete-app needs --env ENV");
     if (kiln_name_validate_env(env, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     struct kiln_provider *p;
     if (with_provider(ctx, &p, err) < 0)
         return -1;
@@ -326,7 +326,7 @@ static int status_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
     const char *env = kiln_args_get(&kiln_cmd_status, a, "env");
     if ((app != NULL && kiln_name_validate_app(app, err) < 0) ||
         (env != NULL && kiln_name_validate_env(env, err) < 0))
-        return -1;
+        return kiln_cmd_usage(err);
     const struct kiln_snapshot *snap;
     if (with_inventory(ctx, &snap, err) < 0)
         return -1;

@@ -31,6 +31,15 @@ extern const struct kiln_cmd kiln_cmd_events;
 extern const struct kiln_cmd kiln_cmd_chaos;
 extern const struct kiln_cmd kiln_cmd_try;
 
+/* Turns the error just set (a bad name or id in the arguments) into a usage error:
+ * the caller named something wrongly, which is exit status 2. Returns -1. */
+static inline int kiln_cmd_usage(struct kiln_err *err)
+{
+    if (err != NULL)
+        err->code = KILN_E_USAGE;
+    return -1;
+}
+
 /* Prints the whole program's usage (global options and command list). */
 void kiln_print_usage(FILE *out, bool read_only);
 

@@ -29,6 +29,8 @@ static void print_event(struct kiln_ctx *ctx, const struct kiln_event *e)
             cJSON_AddStringToObject(o, "cause", e->cause);
         if (e->recovery_ms >= 0)
             cJSON_AddNumberToObject(o, "recovery_ms", (double)e->recovery_ms);
+        if (e->replaces[0])
+            cJSON_AddStringToObject(o, "replaces", e->replaces);
         cJSON_AddStringToObject(o, "message", e->message);
         char *text = cJSON_PrintUnformatted(o);
         fprintf(ctx->out, "%s\n", text);
@@ -78,6 +80,7 @@ static int print_recorded(struct kiln_ctx *ctx, uint64_t *last, struct kiln_err 
             F(instance);
             F(cause);
             F(message);
+            F(replaces);
 #undef F
             const cJSON *r = cJSON_GetObjectItem(o, "recovery_ms");
             e.recovery_ms = cJSON_IsNumber(r) ? (int64_t)r->valuedouble : -1;
@@ -188,11 +191,11 @@ static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
         return chaos_status(ctx, err);
     const char *env = kiln_args_get(cmd, a, "env");
     if (kiln_name_validate_app(app, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     if (env == NULL)
         return kiln_err_set(err, KILN_E_USAGE, "chaos needs --env ENV (or: kiln chaos status)");
     if (kiln_name_validate_env(env, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     bool on = kiln_args_flag(cmd, a, "enable"), off = kiln_args_flag(cmd, a, "disable");
     if (on && off)
         return kiln_err_set(err, KILN_E_USAGE, "--enable and --disable contradict each other");

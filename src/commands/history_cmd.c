@@ -49,7 +49,7 @@ static int history_exec(struct kiln_ctx *ctx, const struct kiln_args *args, stru
 {
     const char *app = args->n_positional ? args->positional[0] : NULL;
     if (app != NULL && kiln_name_validate_app(app, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     if (kiln_ctx_setup(ctx, err) < 0)
         return -1;
 

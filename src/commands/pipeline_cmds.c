@@ -87,7 +87,7 @@ static int app_env(const struct kiln_cmd *cmd, const struct kiln_args *a, const 
 {
     const char *app = a->positional[0];
     if (kiln_name_validate_app(app, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     cJSON_AddStringToObject(args, "app", app);
     if (env_opt == NULL)
         return 0;
@@ -96,7 +96,7 @@ static int app_env(const struct kiln_cmd *cmd, const struct kiln_args *a, const 
         return kiln_err_set(err, KILN_E_USAGE, "%s needs --%s ENV (usage: kiln %s %s)", cmd->name,
                             env_opt, cmd->name, cmd->usage);
     if (kiln_name_validate_env(env, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     cJSON_AddStringToObject(args, strcmp(env_opt, "env") == 0 ? "env" : env_opt, env);
     return 0;
 }
@@ -137,7 +137,7 @@ static int build_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
     if (app_env(&kiln_cmd_build, a, NULL, args, err) < 0 ||
         source_opt(&kiln_cmd_build, a, args, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     const char *v = kiln_args_get(&kiln_cmd_build, a, "version");
     if (v != NULL && (strpbrk(v, "-/ \t") != NULL || v[0] == '\0' || strlen(v) > 64)) {
@@ -175,12 +175,12 @@ static int bake_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kil
     cJSON *args = cJSON_CreateObject();
     if (app_env(&kiln_cmd_bake, a, NULL, args, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     const char *p = kiln_args_get(&kiln_cmd_bake, a, "package");
     if (p != NULL && kiln_package_nvr_validate(p, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     copy_opt(&kiln_cmd_bake, a, "package", "package", args);
     return run_job(ctx, "bake", args, "image", err);
@@ -246,7 +246,7 @@ static int deploy_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
         (image != NULL && kiln_image_id_validate(image, err) < 0) ||
         (pkg != NULL && kiln_package_nvr_validate(pkg, err) < 0)) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     if (given > 1) {
         cJSON_Delete(args);
@@ -293,7 +293,7 @@ static int promote_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct 
     if (app_env(cmd, a, "from", args, err) < 0 || app_env(cmd, a, "to", args, err) < 0 ||
         get_sizes(cmd, a, args, err) < 0 || health_timeout(cmd, a, args, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     /* app_env added "app" twice; keep one */
     cJSON_DeleteItemFromObject(args, "app");
@@ -339,7 +339,7 @@ static int rollback_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct
     if (app_env(cmd, a, "env", args, err) < 0 ||
         (to != NULL && kiln_group_name_parse(to, &gn, err) < 0)) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     copy_opt(cmd, a, "to", "to", args);
     return run_job(ctx, "rollback", args, "group", err);
@@ -366,7 +366,7 @@ static int group_arg(const struct kiln_args *a, cJSON *args, struct kiln_err *er
 {
     struct kiln_group_name gn;
     if (kiln_group_name_parse(a->positional[0], &gn, err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     cJSON_AddStringToObject(args, "group", a->positional[0]);
     return 0;
 }
@@ -383,7 +383,7 @@ static int resize_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
     cJSON *args = cJSON_CreateObject();
     if (group_arg(a, args, err) < 0 || get_sizes(&kiln_cmd_resize, a, args, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     if (!cJSON_GetObjectItem(args, "min") || !cJSON_GetObjectItem(args, "max") ||
         !cJSON_GetObjectItem(args, "desired")) {
@@ -412,7 +412,7 @@ static int simple_group_exec(struct kiln_ctx *ctx, const struct kiln_args *a, co
     cJSON *args = cJSON_CreateObject();
     if (group_arg(a, args, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     return run_job(ctx, kind, args, NULL, err);
 }
@@ -479,7 +479,7 @@ static const struct kiln_opt terminate_opts[] = {
 static int terminate_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln_err *err)
 {
     if (kiln_instance_id_validate(a->positional[0], err) < 0)
-        return -1;
+        return kiln_cmd_usage(err);
     cJSON *args = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "instance", a->positional[0]);
     cJSON_AddNumberToObject(args, "decrement",
@@ -516,7 +516,7 @@ static int try_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln
     if ((pkg != NULL && kiln_package_nvr_validate(pkg, err) < 0) ||
         source_opt(cmd, a, args, err) < 0) {
         cJSON_Delete(args);
-        return -1;
+        return kiln_cmd_usage(err);
     }
     if ((pkg != NULL) == (kiln_args_get(cmd, a, "source") != NULL)) {
         cJSON_Delete(args);

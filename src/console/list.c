@@ -258,8 +258,7 @@ void ui_list_draw(struct console *c, struct pane *p, struct ui_rect r, bool focu
         for (int i = 0; i < h; i++)
             ui_fill(stdscr, y + i, r.x, r.w, ui_colors[ROLE_NORMAL]);
         if (h > 0)
-            ui_text(stdscr, y, r.x + 1, r.w - 2, h, 0, 0, ui_colors[ROLE_HEALTH_UNKNOWN], e, NULL,
-                    0, false);
+            ui_text_words(stdscr, y, r.x + 1, r.w - 2, h, ui_colors[ROLE_HEALTH_UNKNOWN], e);
         return;
     }
     for (int i = 0; i < h; i++) {

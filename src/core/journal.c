@@ -54,7 +54,9 @@ static bool parse_job_name(const char *name, uint64_t *id)
 static void set_string(cJSON *o, const char *key, const char *value)
 {
     cJSON *s = must(cJSON_CreateString(value));
-    if (cJSON_HasObjectItem(o, key))
+    /* Case-sensitive, like the replace: cJSON_HasObjectItem would take "State" for
+     * "state", the replace would then find nothing, and s would be lost. */
+    if (cJSON_GetObjectItemCaseSensitive(o, key) != NULL)
         cJSON_ReplaceItemInObjectCaseSensitive(o, key, s);
     else
         cJSON_AddItemToObject(o, key, s);

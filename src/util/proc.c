@@ -1,9 +1,12 @@
 /* kiln: facts about processes. */
 #include "kiln/proc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 unsigned long long kiln_proc_start_ticks(pid_t pid)
 {
@@ -11,22 +14,34 @@ unsigned long long kiln_proc_start_ticks(pid_t pid)
         return 0;
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    if (n <= 0)
+        return 0;
     buf[n] = '\0';
-    /* The command name (field 2) may hold spaces and ')': fields resume after the
-     * last ')'. starttime is field 22, the 20th after it. */
+    /* "PID (comm) S ppid ...": comm may hold spaces and ')' itself, so the fields
+     * start after the LAST ')'. Field 3 is the state, field 22 the start time. */
     char *p = strrchr(buf, ')');
-    if (p == NULL)
+    if (p == NULL || p[1] != ' ')
         return 0;
-    p++;
+    p += 2;
+    if (*p == 'Z' || *p == 'X')
+        return 0; /* a zombie has exited: as good as gone */
     for (int field = 3; field < 22; field++) {
-        p = strchr(p + 1, ' ');
+        p = strchr(p, ' ');
         if (p == NULL)
             return 0;
+        p++;
     }
-    return strtoull(p + 1, NULL, 10);
+    char *end;
+    errno = 0;
+    unsigned long long ticks = strtoull(p, &end, 10);
+    if (errno != 0 || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+        return 0;
+    return ticks;
 }

@@ -56,6 +56,19 @@ is "$RC" 1 "a malformed config makes the command fail"
 like "$ERR" "config:2: .*workers" "and names the file, line and key"
 rm "$XDG_CONFIG_HOME/kiln/config"
 
+# Hostile values never reach a shell or the state: refused with a clear error.
+long=$(head -c 10240 /dev/zero | tr '\0' a)
+for bad in '../etc' 'a;rm -rf /' 'has space' "$long" $'caf\xe9' '-x' 'UPPER' 'x-test-v001'; do
+    run "$KILN" status "$bad"
+    ok "$([ "$RC" -ne 0 ] && [ ${#ERR} -lt 600 ]; echo $?)" "status refuses a hostile app name (${bad:0:12}...) with a short error"
+done
+run "$KILN" deploy 'a;b' --env test
+like "$ERR" "app name" "deploy names what is wrong with the app name"
+run "$KILN" deploy app --env 'te-st'
+like "$ERR" "env" "and with the env name"
+run "$KILN" rollback app --env test --to '../../x'
+is "$RC" 2 "a hostile --to group is a usage error"
+
 # The man page documents every command of the table (the table is the truth).
 missing=""
 for c in $("$KILN" --help | sed -n '/^commands:/,/^$/p' | awk 'NF>1 {print $1}'); do

@@ -9,21 +9,29 @@ command -v tmux >/dev/null || skip_all "tmux is not installed (apt-get install t
 THEMES="KILN_THEME_DIR=$KILN_SRCDIR/themes"
 
 # console_start COLS ROWS [kiln options...]: a fresh console in a fresh tmux server.
+# A shell around kiln writes its exit status to $STATUS_FILE: tmux does not always
+# learn the status of a pane whose program had threads.
+STATUS_FILE="$T_TMP/console.status"
 console_start() {
     local cols=$1 rows=$2
     shift 2
     tmux -S "$T_TMUX_SOCK" kill-server 2>/dev/null
-    tmux_start "$cols" "$rows" env "$THEMES" KILN_LB_PORT="${KILN_LB_PORT:-}" \
-        PATH="$PATH" ${CONSOLE_ENV:-} "$KILN" "$@"
+    rm -f "$STATUS_FILE"
+    tmux_start "$cols" "$rows" sh -c '"$@"; echo $? >"$0"' "$STATUS_FILE" \
+        env "$THEMES" KILN_LB_PORT="${KILN_LB_PORT:-}" PATH="$PATH" ${CONSOLE_ENV:-} "$KILN" "$@"
     screen_wait 10 'Apps \(' || diag "the console did not start:" "$(screen_masked)"
 }
 
 # pane_status: "dead STATUS" once kiln has exited, "alive" before.
 pane_status() {
-    tmux -S "$T_TMUX_SOCK" list-panes -t t -F '#{?pane_dead,dead #{pane_dead_status}#{?pane_dead_signal,signal #{pane_dead_signal},},alive}'
+    if [ -s "$STATUS_FILE" ]; then echo "dead $(cat "$STATUS_FILE")"; else echo alive; fi
 }
-# Dead with its exit status known (tmux learns it a moment after the death).
-pane_dead() { pane_status | grep -qE '^dead [0-9]+$'; }
+pane_dead() { [ -s "$STATUS_FILE" ]; }
+
+# kiln_pid: the console's process (the shell's child).
+kiln_pid() {
+    pgrep -P "$(tmux -S "$T_TMUX_SOCK" list-panes -t t -F '#{pane_pid}')" | head -1
+}
 
 # keys_slow KEY...: one key at a time, so that Esc is not read as Meta with the next.
 keys_slow() {
@@ -270,9 +278,9 @@ is "$(pane_status)" "dead 0" "cleanly"
 
 # SIGTERM restores the terminal and exits.
 console_start 100 30
-pid=$(tmux -S "$T_TMUX_SOCK" list-panes -t t -F '#{pane_pid}')
-kill -TERM "$pid" 2>/dev/null
+kill -TERM "$(kiln_pid)" 2>/dev/null
 wait_for 10 pane_dead
 ok $? "SIGTERM ends the console"
+is "$(pane_status)" "dead 0" "cleanly"
 
 done_testing

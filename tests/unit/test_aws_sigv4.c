@@ -87,10 +87,9 @@ static int parse_context(struct vector *v, const char *text)
         return -1;
     cJSON *c = cJSON_GetObjectItem(j, "credentials");
     const char *token = cJSON_GetStringValue(cJSON_GetObjectItem(c, "token"));
-    kiln_aws_credentials_set(&v->creds,
-                             cJSON_GetStringValue(cJSON_GetObjectItem(c, "access_key_id")),
-                             cJSON_GetStringValue(cJSON_GetObjectItem(c, "secret_access_key")),
-                             token, 0, "test vector");
+    kiln_aws_credentials_set(
+        &v->creds, cJSON_GetStringValue(cJSON_GetObjectItem(c, "access_key_id")),
+        cJSON_GetStringValue(cJSON_GetObjectItem(c, "secret_access_key")), token, 0, "test vector");
     snprintf(v->region, sizeof v->region, "%s",
              cJSON_GetStringValue(cJSON_GetObjectItem(j, "region")));
     snprintf(v->service, sizeof v->service, "%s",
@@ -197,8 +196,8 @@ static void check_mode(const char *dir, const char *name, struct vector *v,
             free(tok);
         }
     } else {
-        char *got = xasprintf("%s %s?%s HTTP/1.1", v->method, v->path,
-                              kiln_strbuf_str(&s.presigned_query));
+        char *got =
+            xasprintf("%s %s?%s HTTP/1.1", v->method, v->path, kiln_strbuf_str(&s.presigned_query));
         char *line = xstrndup(signed_req, strcspn(signed_req, "\n"));
         is_str(got, line, "%s: presigned request line", name);
         free(got);
@@ -229,14 +228,16 @@ static void test_helpers(void)
     kiln_aws_credentials_set(&c, "AKIDEXAMPLE", "secret", "tok", 0, "test");
     struct kiln_aws_header h[] = {{"Host", "route53.amazonaws.com"}};
     struct kiln_aws_sigv4_request req = {"GET", "/2013-04-01/a%2Ab", "name=a b", h, 1, NULL, 0};
-    struct kiln_aws_sigv4_params p = {.creds = &c, .region = "us-east-1", .service = "route53",
-                                      .time_us = 1440938160000000LL, .normalize_path = true};
+    struct kiln_aws_sigv4_params p = {.creds = &c,
+                                      .region = "us-east-1",
+                                      .service = "route53",
+                                      .time_us = 1440938160000000LL,
+                                      .normalize_path = true};
     struct kiln_aws_sigv4 s;
     struct kiln_err err = {0};
     kiln_aws_sigv4_init(&s, &req, &p);
     is_int(kiln_aws_sigv4_sign(&s, &err), 0, "sign a Route 53 request");
-    ok(strstr(kiln_strbuf_str(&s.canonical_request), "\n/2013-04-01/a%252Ab\nname=a%20b\n") !=
-           NULL,
+    ok(strstr(kiln_strbuf_str(&s.canonical_request), "\n/2013-04-01/a%252Ab\nname=a%20b\n") != NULL,
        "path double-encoded, query re-encoded");
     ok(strstr(kiln_strbuf_str(&s.signed_headers), "x-amz-security-token") != NULL,
        "session token signed");

@@ -6,6 +6,7 @@
  * sees from inside, one that ignores SIGTERM, one that exits with a given status.
  * No stand-ins: cloud.c, events.c and store.c are the real ones. */
 #include "cloud/cloud.h"
+#include "kiln/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -351,9 +352,9 @@ static int make_image(void)
 
 static void test_start_ticks(void)
 {
-    ok(cloud_proc_start_ticks(getpid()) > 0, "start ticks of this process");
-    ok(cloud_proc_start_ticks(0) == 0 && cloud_proc_start_ticks(-1) == 0, "no pid, no ticks");
-    ok(cloud_proc_start_ticks(1 << 30) == 0, "a pid that does not exist has no ticks");
+    ok(kiln_proc_start_ticks(getpid()) > 0, "start ticks of this process");
+    ok(kiln_proc_start_ticks(0) == 0 && kiln_proc_start_ticks(-1) == 0, "no pid, no ticks");
+    ok(kiln_proc_start_ticks(1 << 30) == 0, "a pid that does not exist has no ticks");
 
     int go[2], ack[2];
     if (pipe(go) < 0 || pipe(ack) < 0)
@@ -369,7 +370,7 @@ static void test_start_ticks(void)
         pause();
         _exit(0);
     }
-    unsigned long long before = cloud_proc_start_ticks(pid);
+    unsigned long long before = kiln_proc_start_ticks(pid);
     char b;
     if (write(go[1], "x", 1) != 1 || read(ack[0], &b, 1) != 1)
         diag("sync with the child failed");
@@ -379,14 +380,14 @@ static void test_start_ticks(void)
     comm[strcspn(comm, "\n")] = '\0';
     ok(strstr(comm, ") 1 2 (") != NULL, "the child's name has spaces and parentheses: %s", comm);
     free(comm);
-    unsigned long long after = cloud_proc_start_ticks(pid);
+    unsigned long long after = kiln_proc_start_ticks(pid);
     ok(before > 0 && before == after, "start ticks read through a tricky name: %llu == %llu",
        before, after);
     kill(pid, SIGKILL);
     /* Until reaped it is a zombie: exited, so no ticks. */
     siginfo_t si;
     waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT);
-    is_int(cloud_proc_start_ticks(pid), 0, "a zombie has no start ticks");
+    is_int(kiln_proc_start_ticks(pid), 0, "a zombie has no start ticks");
     waitpid(pid, NULL, 0);
     close(go[0]), close(go[1]), close(ack[0]), close(ack[1]);
 }
@@ -522,7 +523,7 @@ static void test_launch_report(struct cloud *c)
            x->lb_state == KILN_LB_OUT_OF_SERVICE,
        "running, health unknown, out of service");
     ok(pid > 0 && port > 0 && port < 65536, "pid %d, port %d", (int)pid, port);
-    ok(x->start_ticks != 0 && x->start_ticks == cloud_proc_start_ticks(pid),
+    ok(x->start_ticks != 0 && x->start_ticks == kiln_proc_start_ticks(pid),
        "start ticks recorded");
     ok(kiln_instance_id_validate(id, NULL) == 0, "id %s is an instance id", id);
     pthread_mutex_unlock(&c->mu);

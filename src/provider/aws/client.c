@@ -46,11 +46,11 @@ struct kiln_aws_client *kiln_aws_client_new(const struct kiln_aws_client_options
     return c;
 }
 
-struct kiln_aws_client *kiln_aws_client_open(const struct kiln_config *cfg,
-                                             const char *profile, const char *region,
-                                             const char *cache_dir, struct kiln_err *err)
+struct kiln_aws_client *kiln_aws_client_open(const struct kiln_config *cfg, const char *profile,
+                                             const char *region, const char *cache_dir,
+                                             struct kiln_err *err)
 {
-    const char *prof = profile && profile[0] ? profile
+    const char *prof = profile && profile[0]                     ? profile
                        : cfg->aws.profile && cfg->aws.profile[0] ? cfg->aws.profile
                                                                  : NULL;
     char reg[64];

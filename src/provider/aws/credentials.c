@@ -51,8 +51,8 @@ void kiln_aws_credentials_set(struct kiln_aws_credentials *c, const char *access
 void kiln_aws_credentials_copy(struct kiln_aws_credentials *dst,
                                const struct kiln_aws_credentials *src)
 {
-    kiln_aws_credentials_set(dst, src->access_key_id, src->secret_access_key,
-                             src->session_token, src->expiration_us, src->source);
+    kiln_aws_credentials_set(dst, src->access_key_id, src->secret_access_key, src->session_token,
+                             src->expiration_us, src->source);
 }
 
 bool kiln_aws_credentials_expiring(const struct kiln_aws_credentials *c, int64_t now_us,
@@ -106,8 +106,7 @@ int kiln_aws_credentials_get(struct kiln_aws_credentials_provider *p,
 }
 
 struct kiln_aws_credentials_provider *
-kiln_aws_credentials_provider_new(const struct kiln_aws_credentials_provider_vtable *vt,
-                                  void *impl)
+kiln_aws_credentials_provider_new(const struct kiln_aws_credentials_provider_vtable *vt, void *impl)
 {
     struct kiln_aws_credentials_provider *p = xcalloc(1, sizeof *p);
     p->vtable = vt;
@@ -137,7 +136,10 @@ static void static_destroy(struct kiln_aws_credentials_provider *p)
 }
 
 static const struct kiln_aws_credentials_provider_vtable static_vtable = {
-    "static", static_get, static_describe, static_destroy,
+    "static",
+    static_get,
+    static_describe,
+    static_destroy,
 };
 
 struct kiln_aws_credentials_provider *
@@ -202,7 +204,7 @@ static int chain_get(struct kiln_aws_credentials_provider *p, struct kiln_aws_cr
         ch->links[i]->vtable->describe_search(ch->links[i], where[i], sizeof where[i]);
     if (ch->n == 3)
         kiln_err_set(err, KILN_E_NOTFOUND,
-                     "no AWS credentials found: kiln looked in %s, in %s and in %s; set "
+                     "no AWS credentials found: kiln looked in %s, in %s, and in %s; set "
                      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add the keys to that "
                      "profile (aws configure)",
                      where[0], where[1], where[2]);
@@ -232,7 +234,10 @@ static void chain_destroy(struct kiln_aws_credentials_provider *p)
 }
 
 static const struct kiln_aws_credentials_provider_vtable chain_vtable = {
-    "chain", chain_get, chain_describe, chain_destroy,
+    "chain",
+    chain_get,
+    chain_describe,
+    chain_destroy,
 };
 
 struct kiln_aws_credentials_provider *
@@ -266,8 +271,8 @@ const char *kiln_aws_profile_name(const char *explicit_profile)
 int kiln_aws_resolve_region(const char *explicit_region, const char *config_region,
                             const char *profile, char *buf, size_t n, struct kiln_err *err)
 {
-    const char *candidates[] = {explicit_region, getenv("AWS_REGION"),
-                                getenv("AWS_DEFAULT_REGION"), config_region};
+    const char *candidates[] = {explicit_region, getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"),
+                                config_region};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
         if (candidates[i] && candidates[i][0]) {
             snprintf(buf, n, "%s", candidates[i]);

@@ -35,7 +35,10 @@ static void env_describe(struct kiln_aws_credentials_provider *p, char *buf, siz
 }
 
 static const struct kiln_aws_credentials_provider_vtable env_vtable = {
-    "environment", env_get, env_describe, NULL,
+    "environment",
+    env_get,
+    env_describe,
+    NULL,
 };
 
 struct kiln_aws_credentials_provider *kiln_aws_credentials_provider_env_new(void)

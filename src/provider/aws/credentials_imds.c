@@ -54,8 +54,8 @@ static int fetch(struct kiln_aws_http *h, const char *method, const char *url,
     struct kiln_aws_http_response r = {0};
     int rc = kiln_aws_http_exchange(h, method, url, hdr, nh, NULL, 0, &r, err);
     if (rc == 0 && r.status != 200)
-        rc = kiln_err_set(err, KILN_E_NOTFOUND, "instance metadata answered %s with HTTP %ld",
-                          url, r.status);
+        rc = kiln_err_set(err, KILN_E_NOTFOUND, "instance metadata answered %s with HTTP %ld", url,
+                          r.status);
     else if (rc < 0)
         err->code = KILN_E_NOTFOUND; /* nothing answers: not on EC2 */
     else
@@ -84,8 +84,7 @@ static int imds_get(struct kiln_aws_credentials_provider *p, struct kiln_aws_cre
     if (h == NULL)
         return -1;
     char *base = endpoint(), *url = NULL;
-    struct kiln_strbuf token = KILN_STRBUF_INIT, role = KILN_STRBUF_INIT,
-                      doc = KILN_STRBUF_INIT;
+    struct kiln_strbuf token = KILN_STRBUF_INIT, role = KILN_STRBUF_INIT, doc = KILN_STRBUF_INIT;
     int rc = -1;
 
     url = xasprintf("%s/latest/api/token", base);
@@ -170,7 +169,10 @@ static void imds_destroy(struct kiln_aws_credentials_provider *p)
 }
 
 static const struct kiln_aws_credentials_provider_vtable imds_vtable = {
-    "imds", imds_get, imds_describe, imds_destroy,
+    "imds",
+    imds_get,
+    imds_describe,
+    imds_destroy,
 };
 
 struct kiln_aws_credentials_provider *

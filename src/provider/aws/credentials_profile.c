@@ -289,8 +289,7 @@ static int role_source(struct profile_provider *pp, const struct files *f, const
         int rc = kiln_aws_credentials_get(src, out, err);
         kiln_aws_credentials_provider_release(src);
         if (rc < 0)
-            kiln_err_prefix(err, "profile %s (credential_source = %s)", profile,
-                            credential_source);
+            kiln_err_prefix(err, "profile %s (credential_source = %s)", profile, credential_source);
         return rc;
     }
     return kiln_err_set(err, KILN_E_INVALID,
@@ -382,9 +381,8 @@ static int resolve(struct profile_provider *pp, const struct files *f, const cha
                                 "the AWS profile %s is in neither %s nor %s; check --profile, "
                                 "AWS_PROFILE or [aws] profile",
                                 profile, f->creds_path, f->config_path);
-        return kiln_err_set(err, KILN_E_INVALID,
-                            "the source_profile %s is in neither %s nor %s", profile,
-                            f->creds_path, f->config_path);
+        return kiln_err_set(err, KILN_E_INVALID, "the source_profile %s is in neither %s nor %s",
+                            profile, f->creds_path, f->config_path);
     }
     const char *role_arn = get(f, profile, "role_arn");
     if (role_arn)
@@ -424,8 +422,7 @@ static void profile_describe(struct kiln_aws_credentials_provider *p, char *buf,
 {
     struct profile_provider *pp = p->impl;
     char *creds = kiln_aws_credentials_file_path(), *config = kiln_aws_config_file_path();
-    snprintf(buf, n, "profile %s of %s and %s", kiln_aws_profile_name(pp->profile), creds,
-             config);
+    snprintf(buf, n, "profile %s of %s and %s", kiln_aws_profile_name(pp->profile), creds, config);
     free(creds);
     free(config);
 }
@@ -442,7 +439,10 @@ static void profile_destroy(struct kiln_aws_credentials_provider *p)
 }
 
 static const struct kiln_aws_credentials_provider_vtable profile_vtable = {
-    "profile", profile_get, profile_describe, profile_destroy,
+    "profile",
+    profile_get,
+    profile_describe,
+    profile_destroy,
 };
 
 static char *dup_or_null(const char *s)

@@ -12,10 +12,10 @@
 #include <curl/curl.h>
 
 struct service_info {
-    const char *name;     /* endpoint prefix and signing name */
-    const char *env_id;   /* AWS_ENDPOINT_URL_<env_id> */
-    const char *version;  /* the API version kiln speaks (botocore's service-2.json) */
-    bool global;          /* one endpoint for the whole partition */
+    const char *name;    /* endpoint prefix and signing name */
+    const char *env_id;  /* AWS_ENDPOINT_URL_<env_id> */
+    const char *version; /* the API version kiln speaks (botocore's service-2.json) */
+    bool global;         /* one endpoint for the whole partition */
 };
 
 static const struct service_info services[KILN_AWS_N_SERVICES] = {

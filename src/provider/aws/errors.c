@@ -20,19 +20,32 @@ static void copy_trimmed(char *dst, size_t n, const char *src)
 static const char *reason_phrase(long status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "";
     }
 }
 
@@ -57,8 +70,8 @@ static void non_xml(const char *body, size_t len, struct kiln_aws_error *e)
         snprintf(e->message, sizeof e->message, "the response had no AWS error in it");
 }
 
-void kiln_aws_error_parse(const char *body, size_t len, long status,
-                          const char *header_request_id, struct kiln_aws_error *e)
+void kiln_aws_error_parse(const char *body, size_t len, long status, const char *header_request_id,
+                          struct kiln_aws_error *e)
 {
     memset(e, 0, sizeof *e);
     e->status = status;
@@ -181,7 +194,7 @@ int kiln_aws_error_set(struct kiln_err *err, const struct kiln_aws_error *e, con
 {
     const char *msg = e->message[0] ? e->message : "no message";
     if (e->request_id[0])
-        return kiln_err_set(err, errcode_for(e), "%s: %s (%s, request id %s)", e->code, msg,
-                            action, e->request_id);
+        return kiln_err_set(err, errcode_for(e), "%s: %s (%s, request id %s)", e->code, msg, action,
+                            e->request_id);
     return kiln_err_set(err, errcode_for(e), "%s: %s (%s, no request id)", e->code, msg, action);
 }

@@ -50,8 +50,7 @@ static void curl_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-struct kiln_aws_http *kiln_aws_http_new(const struct kiln_aws_http_options *o,
-                                        struct kiln_err *err)
+struct kiln_aws_http *kiln_aws_http_new(const struct kiln_aws_http_options *o, struct kiln_err *err)
 {
     pthread_once(&curl_once, curl_init);
     if (o && o->ca_bundle && o->ca_bundle[0] && access(o->ca_bundle, R_OK) != 0) {
@@ -148,8 +147,7 @@ static bool sensitive_name(const char *name, size_t n)
 
 static bool name_char(char c)
 {
-    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.' || c == ':' ||
-           c == '%';
+    return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.' || c == ':' || c == '%';
 }
 
 void kiln_aws_redact(struct kiln_strbuf *out, const char *t, size_t len)
@@ -237,8 +235,8 @@ void kiln_aws_redact(struct kiln_strbuf *out, const char *t, size_t len)
     }
 }
 
-__attribute__((format(printf, 2, 3))) static void logf_(struct kiln_aws_http *h,
-                                                        const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void logf_(struct kiln_aws_http *h, const char *fmt,
+                                                        ...)
 {
     if (h->log == NULL)
         return;
@@ -302,8 +300,7 @@ enum outcome { DONE, TRANSPORT_RETRY, TRANSPORT_FATAL };
 
 static enum outcome perform(struct kiln_aws_http *h, const char *method, const char *url,
                             struct curl_slist *headers, const void *body, size_t body_len,
-                            int64_t timeout_ms, struct kiln_aws_http_response *resp,
-                            CURLcode *code)
+                            int64_t timeout_ms, struct kiln_aws_http_response *resp, CURLcode *code)
 {
     CURL *c = h->curl;
     /* reset keeps the connection cache, DNS cache and TLS sessions: that is the reuse. */
@@ -533,9 +530,8 @@ int kiln_aws_http_send(struct kiln_aws_http *h, struct kiln_aws_credentials_prov
 
         CURLcode code;
         int64_t t0 = kiln_mono_us();
-        enum outcome o =
-            perform(h, req->method, url, list, req->body, req->body_len, h->timeout_ms, resp,
-                    &code);
+        enum outcome o = perform(h, req->method, url, list, req->body, req->body_len, h->timeout_ms,
+                                 resp, &code);
         /* The list held the signature and the token: wipe before freeing. */
         for (struct curl_slist *l = list; l; l = l->next)
             memset(l->data, 0, strlen(l->data));
@@ -551,8 +547,8 @@ int kiln_aws_http_send(struct kiln_aws_http *h, struct kiln_aws_credentials_prov
                 rc = 0;
                 goto out;
             }
-            kiln_aws_error_parse(resp->body.buf, resp->body.len, resp->status,
-                                 resp->request_id, &resp->error);
+            kiln_aws_error_parse(resp->body.buf, resp->body.len, resp->status, resp->request_id,
+                                 &resp->error);
             retry = kiln_aws_error_retryable(&resp->error);
             if (!retry || attempt == h->max_attempts) {
                 kiln_aws_error_set(err, &resp->error, action);
@@ -571,10 +567,9 @@ int kiln_aws_http_send(struct kiln_aws_http *h, struct kiln_aws_credentials_prov
             }
         }
         int64_t sleep_ms = backoff_ms(h, attempt - 1);
-        logf_(h, "aws: retrying %s in %lld ms (attempt %d/%d): %s%s%s", action,
-              (long long)sleep_ms, attempt + 1, h->max_attempts,
-              o == DONE ? resp->error.code : "connection failed", o == DONE ? ": " : "",
-              o == DONE ? resp->error.message : "");
+        logf_(h, "aws: retrying %s in %lld ms (attempt %d/%d): %s%s%s", action, (long long)sleep_ms,
+              attempt + 1, h->max_attempts, o == DONE ? resp->error.code : "connection failed",
+              o == DONE ? ": " : "", o == DONE ? resp->error.message : "");
         kiln_sleep_ms(sleep_ms);
     }
 out:

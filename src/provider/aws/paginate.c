@@ -8,8 +8,7 @@
 
 #define MAX_PAGES 10000
 
-void kiln_aws_pager_init(struct kiln_aws_pager *p, enum kiln_aws_page_kind kind,
-                         const char *action)
+void kiln_aws_pager_init(struct kiln_aws_pager *p, enum kiln_aws_page_kind kind, const char *action)
 {
     memset(p, 0, sizeof *p);
     p->kind = kind;
@@ -104,8 +103,7 @@ int kiln_aws_pager_update(struct kiln_aws_pager *p, const xmlNode *holder, struc
         p->done = true;
         return 0;
     }
-    if (same(token, p->token) && same(type, p->record_type) &&
-        same(ident, p->record_identifier)) {
+    if (same(token, p->token) && same(type, p->record_type) && same(ident, p->record_identifier)) {
         free(token);
         free(type);
         free(ident);

@@ -82,8 +82,8 @@ static char *section_profile(char *inside, bool is_config)
     return NULL;
 }
 
-int kiln_aws_profile_file_load(const char *path, bool is_config,
-                               struct kiln_aws_profile_file **out, struct kiln_err *err)
+int kiln_aws_profile_file_load(const char *path, bool is_config, struct kiln_aws_profile_file **out,
+                               struct kiln_err *err)
 {
     struct kiln_aws_profile_file *f = xcalloc(1, sizeof *f);
     *out = f;

@@ -22,8 +22,8 @@ struct kiln_aws_profile_file;
 /* Reads path (is_config: the config file's section rules). A missing file gives an empty
  * result, not an error; an unreadable one is an error naming the path. Free with
  * kiln_aws_profile_file_free. */
-int kiln_aws_profile_file_load(const char *path, bool is_config,
-                               struct kiln_aws_profile_file **out, struct kiln_err *err);
+int kiln_aws_profile_file_load(const char *path, bool is_config, struct kiln_aws_profile_file **out,
+                               struct kiln_err *err);
 void kiln_aws_profile_file_free(struct kiln_aws_profile_file *f);
 
 bool kiln_aws_profile_exists(const struct kiln_aws_profile_file *f, const char *profile);

@@ -21,8 +21,8 @@ static const char hexdigits_lower[] = "0123456789abcdef";
 
 static bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 void kiln_aws_uri_encode(struct kiln_strbuf *out, const char *s, size_t n, bool keep_slash)
@@ -180,8 +180,7 @@ static int compare_params(const void *a, const void *b)
 
 /* Decodes then re-encodes each name and value, so a query written with raw UTF-8 and
  * one written already encoded sign the same; sorts by name, then value. */
-static void add_query_params(struct query_param **params, size_t *n, size_t *cap,
-                             const char *query)
+static void add_query_params(struct query_param **params, size_t *n, size_t *cap, const char *query)
 {
     const char *p = query;
     while (p && *p) {
@@ -226,9 +225,9 @@ static void push_param(struct query_param **params, size_t *n, size_t *cap, cons
 }
 
 struct canon_header {
-    char *name;                /* lowercase */
-    struct kiln_strbuf value;  /* trimmed, spaces collapsed, duplicates joined with ',' */
-    size_t order;              /* first appearance, to keep the sort stable */
+    char *name;               /* lowercase */
+    struct kiln_strbuf value; /* trimmed, spaces collapsed, duplicates joined with ',' */
+    size_t order;             /* first appearance, to keep the sort stable */
 };
 
 static int compare_headers(const void *a, const void *b)
@@ -273,8 +272,14 @@ static bool is_token_char(unsigned char c)
 static bool header_is_skipped(const char *lname)
 {
     static const char *const skipped[] = {
-        "authorization", "x-amz-date",     "x-amz-security-token", "x-amz-content-sha256",
-        "user-agent",    "x-amzn-trace-id", "expect",              "connection",
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
+        "user-agent",
+        "x-amzn-trace-id",
+        "expect",
+        "connection",
         "transfer-encoding",
     };
     for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)

@@ -10,8 +10,7 @@
 
 #include <openssl/crypto.h>
 
-int kiln_aws_whoami(struct kiln_aws_client *c, struct kiln_aws_identity *out,
-                    struct kiln_err *err)
+int kiln_aws_whoami(struct kiln_aws_client *c, struct kiln_aws_identity *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
     struct kiln_aws_query q;

@@ -34,9 +34,8 @@ int kiln_aws_xml_parse(const char *body, size_t len, const char *action, xmlDoc 
     /* The generic error hook is per thread in libxml2: set it on each thread that parses. */
     xmlSetGenericErrorFunc(NULL, ignore_xml_error);
     if (body == NULL || len == 0 || len > (size_t)INT32_MAX)
-        return kiln_err_set(err, KILN_E_INVALID,
-                            "malformed XML in the %s response: the body is %s", action,
-                            len == 0 ? "empty" : "too large");
+        return kiln_err_set(err, KILN_E_INVALID, "malformed XML in the %s response: the body is %s",
+                            action, len == 0 ? "empty" : "too large");
     /* No NOENT (no entity expansion), NONET (no fetching DTDs), no HUGE (keep libxml2's
      * limits on depth and text size). */
     int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
@@ -197,8 +196,7 @@ int kiln_aws_parse_timestamp(const char *s, int64_t *us)
         return -1;
     const char *p = s;
     int y, mo, d, h, mi, sec;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         return -1;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -1;

@@ -468,6 +468,7 @@ int kiln_local_event_from_json(const cJSON *e, struct kiln_event *out)
     copy_field(out->instance, sizeof out->instance, e, "instance");
     copy_field(out->cause, sizeof out->cause, e, "cause");
     copy_field(out->message, sizeof out->message, e, "message");
+    copy_field(out->replaces, sizeof out->replaces, e, "replaces");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "recovery_ms");
     out->recovery_ms = cJSON_IsNumber(r) ? ji64(e, "recovery_ms") : -1;
     return out->seq > 0 ? 0 : -1;

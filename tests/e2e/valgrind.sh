@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The CLI under valgrind on a small scenario: no invalid reads or writes, nothing
+# definitely lost. (kilnd itself is covered by the sanitizer builds.)
+. "$KILN_TESTLIB/harness.sh"
+
+command -v valgrind >/dev/null || skip_all "valgrind is not installed"
+cloud_up
+SRC="$KILN_SRCDIR/examples/hello-world"
+VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
+
+vg() { # vg NAME ARGS...: runs kiln under valgrind, keeps its report
+    local name=$1
+    shift
+    $VG --log-file="$T_TMP/vg.$name" "$KILN" "$@" >"$T_TMP/out.$name" 2>&1
+    local rc=$?
+    if [ "$rc" -eq 99 ] || grep -qE "definitely lost: [1-9]|Invalid (read|write)" "$T_TMP/vg.$name"; then
+        ok 1 "valgrind: kiln $name"
+        sed 's/^/# /' "$T_TMP/vg.$name" | head -40
+    else
+        ok 0 "valgrind: kiln $name (exit $rc)"
+    fi
+}
+
+vg create-app create-app hello-world --env test --health-check-url /health_check --port 8080 --source "$SRC"
+vg deploy deploy hello-world --env test
+vg deploy2 deploy hello-world --env test --package hello-world-1.0.0-1.x86_64
+vg status status --json
+vg rollback rollback hello-world --env test
+vg jobs jobs
+vg history history hello-world
+vg events events
+vg bad-name deploy '../etc' --env test
+vg help help deploy
+done_testing
