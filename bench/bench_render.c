@@ -28,8 +28,8 @@
 #define GROUPS    5  /* per app (one env each) */
 #define INSTANCES 10 /* per group */
 
-#define LOG_RATE       100000 /* lines per second */
-#define LOG_SECONDS    3
+#define LOG_RATE    100000 /* lines per second */
+#define LOG_SECONDS 3
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -67,15 +67,21 @@ static struct kiln_snapshot *synthetic(void)
         char name[32];
         snprintf(name, sizeof name, "app-%04d", a);
         struct kiln_app *app = kiln_snapshot_add_app(s, name, &err);
-        struct kiln_env te = {.name = a % 2 ? "prod" : "test", .lb_name = "", .lb_dns = "",
+        struct kiln_env te = {.name = a % 2 ? "prod" : "test",
+                              .lb_name = "",
+                              .lb_dns = "",
                               .health = {.path = "/health"}};
         struct kiln_env *env = kiln_snapshot_add_env(s, app, &te, &err);
         for (int g = 0; g < GROUPS; g++) {
             char pkg[64], img[32];
             snprintf(pkg, sizeof pkg, "%s-1.%d.0-1.x86_64", name, g);
             snprintf(img, sizeof img, "img-%012x", a * GROUPS + g);
-            struct kiln_group tg = {.version = g, .enabled = g == GROUPS - 1, .image_id = img,
-                                    .package = pkg, .min_size = 1, .max_size = 20,
+            struct kiln_group tg = {.version = g,
+                                    .enabled = g == GROUPS - 1,
+                                    .image_id = img,
+                                    .package = pkg,
+                                    .min_size = 1,
+                                    .max_size = 20,
                                     .desired = INSTANCES,
                                     .created_us = now - (int64_t)(GROUPS - g) * 3600000000};
             struct kiln_group *grp = kiln_snapshot_add_group(s, env, &tg, &err);
@@ -84,7 +90,10 @@ static struct kiln_snapshot *synthetic(void)
                 snprintf(iid, sizeof iid, "i-%017x", ++id);
                 snprintf(addr, sizeof addr, "127.0.0.1:%d", 10000 + (int)(id % 50000));
                 struct kiln_instance ti = {
-                    .id = iid, .address = addr, .launched_us = now - 60000000, .pid = (int)id,
+                    .id = iid,
+                    .address = addr,
+                    .launched_us = now - 60000000,
+                    .pid = (int)id,
                     .state = KILN_INSTANCE_RUNNING,
                     .health = id % 13 ? KILN_HEALTH_HEALTHY : KILN_HEALTH_UNHEALTHY,
                     .lb_state = tg.enabled ? KILN_LB_IN_SERVICE : KILN_LB_OUT_OF_SERVICE};
@@ -103,8 +112,8 @@ static struct kiln_snapshot *synthetic(void)
  * filter, page through the log. */
 static void step(struct console *c, int i)
 {
-    static const char *const filters[] = {"a", "ap", "app", "app-0", "app-01", "app-012", "", "9",
-                                          "99", ""};
+    static const char *const filters[] = {"a",       "ap", "app", "app-0", "app-01",
+                                          "app-012", "",   "9",   "99",    ""};
     int phase = (i / 50) % 4;
     struct pane *p;
     switch (phase) {
@@ -126,8 +135,7 @@ static void step(struct console *c, int i)
         c->focus = PANE_LOG;
         ui_log(c, KILN_LOG_INFO, "bench", "line %d: %s", i,
                "a log line long enough to wrap on a narrow screen, with words and numbers 12345");
-        c->panes[PANE_LOG].ops->key(c, &c->panes[PANE_LOG],
-                                    i % 3 ? ACT_MOVE_UP : ACT_LAST);
+        c->panes[PANE_LOG].ops->key(c, &c->panes[PANE_LOG], i % 3 ? ACT_MOVE_UP : ACT_LAST);
         break;
     }
     c->dirty |= DIRTY_ALL;
@@ -232,8 +240,8 @@ int main(int argc, char **argv)
     ui_logview_show_job(c, 0);
     struct flood *f = xmalloc(sizeof *f);
     f->until_us = kiln_mono_us() + LOG_SECONDS * 1000000LL;
-    struct kiln_job *job = kiln_engine_submit(c->engine, "flood", "bench", flood_job, f, free,
-                                              &err);
+    struct kiln_job *job =
+        kiln_engine_submit(c->engine, "flood", "bench", flood_job, f, free, &err);
     /* Its ring wakes the UI on every line, as kiln_job_log does through the engine. */
     kiln_logring_set_notify(kiln_job_logring(job), ring_notify, &c->wake);
     size_t cap = 4096, n_lat = 0;

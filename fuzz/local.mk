@@ -11,20 +11,20 @@ FUZZ_JOBS = 1
 FUZZ_CC = clang
 FUZZ_OUT = fuzz/build
 FUZZ_TARGETS = config manifest names args store local_state journal history duration api
-FUZZ_SOURCES = fuzz/fuzz.h fuzz/fuzz.c \
+FUZZ_FILES = fuzz/fuzz.h fuzz/fuzz.c \
 	fuzz/fuzz_config.c fuzz/fuzz_manifest.c fuzz/fuzz_names.c fuzz/fuzz_args.c \
 	fuzz/fuzz_store.c fuzz/fuzz_local_state.c fuzz/fuzz_journal.c fuzz/fuzz_history.c \
 	fuzz/fuzz_duration.c fuzz/fuzz_api.c
 FUZZ_DICTS = fuzz/config.dict fuzz/manifest.dict fuzz/names.dict fuzz/args.dict \
 	fuzz/store.dict fuzz/local_state.dict fuzz/journal.dict fuzz/history.dict \
 	fuzz/duration.dict fuzz/api.dict
-EXTRA_DIST += fuzz/README.md fuzz/targets.mk fuzz/run.sh fuzz/corpus $(FUZZ_SOURCES) \
+EXTRA_DIST += fuzz/README.md fuzz/targets.mk fuzz/run.sh fuzz/corpus $(FUZZ_FILES) \
 	$(FUZZ_DICTS)
 
 fuzz-build: config.h
 	@$(MAKE) -f $(srcdir)/fuzz/targets.mk srcdir='$(srcdir)' top_builddir='$(top_builddir)' \
 		pkgdatadir='$(pkgdatadir)' FUZZ_OUT='$(FUZZ_OUT)' FUZZ_CC='$(FUZZ_CC)' AR='$(AR)' \
-		FUZZ_SOURCES='$(libkiln_a_SOURCES) $(libkilnd_a_SOURCES)' \
+		FUZZ_LIB_SOURCES='$(libkiln_a_SOURCES) $(libkilnd_a_SOURCES)' \
 		FUZZ_TARGETS='$(FUZZ_TARGETS)' \
 		FUZZ_LIB_CFLAGS='$(NCURSES_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(CJSON_CFLAGS) $(XML_CFLAGS) $(READLINE_CFLAGS) $(INIH_CFLAGS)' \
 		FUZZ_LIBS='$(CJSON_LIBS) $(INIH_LIBS) $(XML_LIBS) $(NCURSES_LIBS) $(READLINE_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS)'

@@ -11,7 +11,7 @@
 #   pkgdatadir             as in the normal build (KILN_DATADIR)
 #   FUZZ_OUT               where objects and binaries go
 #   FUZZ_CC, AR            clang (any version with libFuzzer), ar
-#   FUZZ_SOURCES           the library's sources (.h files are ignored)
+#   FUZZ_LIB_SOURCES       the library's sources (.h files are ignored)
 #   FUZZ_TARGETS           the targets to build: config builds $(FUZZ_OUT)/fuzz_config
 #   FUZZ_LIB_CFLAGS        the libraries' flags from configure (cJSON, inih, curses, ...)
 #   FUZZ_LIBS              the libraries to link
@@ -26,7 +26,7 @@ FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-
 FUZZ_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src -I$(srcdir)/fuzz -I$(top_builddir) \
 	-D_GNU_SOURCE -DKILN_DATADIR='"$(pkgdatadir)"' $(FUZZ_LIB_CFLAGS)
 
-LIB_SRC := $(filter %.c,$(FUZZ_SOURCES))
+LIB_SRC := $(filter %.c,$(FUZZ_LIB_SOURCES))
 LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_OUT)/obj/%.o)
 HELPER_OBJ := $(FUZZ_OUT)/obj/fuzz/fuzz.o
 TARGET_OBJ := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/obj/fuzz/fuzz_%.o)

@@ -61,13 +61,13 @@ static void cancel_job(struct console *c)
     struct kiln_job_info in;
     kiln_job_info(job, &in);
     if (kiln_job_state_finished(in.state)) {
-        ui_message(c, KILN_LOG_WARN, "job %llu has finished already",
-                   (unsigned long long)in.id);
+        ui_message(c, KILN_LOG_WARN, "job %llu has finished already", (unsigned long long)in.id);
         return;
     }
     char what[200];
-    snprintf(what, sizeof what, "Stops job %llu (%s %s) at its next step; its journal says where "
-                                "it stopped (kiln resume or kiln abort).",
+    snprintf(what, sizeof what,
+             "Stops job %llu (%s %s) at its next step; its journal says where "
+             "it stopped (kiln resume or kiln abort).",
              (unsigned long long)in.id, in.kind, in.target);
     const char *lines[] = {what};
     ui_confirm(c, "cancel the job?", lines, 1, true, NULL, AFTER_CANCEL_JOB, NULL, in.id);
@@ -132,7 +132,9 @@ void ui_action_change(struct console *c, enum ui_action a)
     case ACT_DESTROY:
         if (!need(c, g, "select a server group"))
             return;
-        kiln_strbuf_append(&sb, a == ACT_ENABLE ? "enable" : a == ACT_DISABLE ? "disable" : "destroy");
+        kiln_strbuf_append(&sb, a == ACT_ENABLE    ? "enable"
+                                : a == ACT_DISABLE ? "disable"
+                                                   : "destroy");
         word(&sb, g->name);
         run(c, &sb);
         return;

@@ -149,8 +149,7 @@ void ui_message(struct console *c, enum kiln_log_level level, const char *fmt, .
     ui_dirty(c);
 }
 
-void ui_log(struct console *c, enum kiln_log_level level, const char *source, const char *fmt,
-            ...)
+void ui_log(struct console *c, enum kiln_log_level level, const char *source, const char *fmt, ...)
 {
     char buf[KILN_LOG_TEXT_MAX];
     va_list ap;
@@ -238,9 +237,9 @@ bool ui_take_snapshot(struct console *c)
 /* ---- state without a terminal ---- */
 
 static const struct pane_ops *const pane_ops_of[PANE_COUNT] = {
-    [PANE_APPS] = &ui_apps_ops, [PANE_GROUPS] = &ui_groups_ops,
+    [PANE_APPS] = &ui_apps_ops,           [PANE_GROUPS] = &ui_groups_ops,
     [PANE_INSTANCES] = &ui_instances_ops, [PANE_LOG] = &ui_log_ops,
-    [PANE_JOBS] = &ui_jobs_ops, [PANE_EVENTS] = &ui_events_ops,
+    [PANE_JOBS] = &ui_jobs_ops,           [PANE_EVENTS] = &ui_events_ops,
     [PANE_HELP] = &ui_help_ops,
 };
 
@@ -379,8 +378,7 @@ static void draw_main(struct console *c)
     int w1 = c->cols * 24 / 100, w2 = c->cols * 33 / 100;
     int w3 = c->cols - w1 - w2 - 2;
     int x2 = w1 + 1, x3 = x2 + w2 + 1;
-    ui_list_draw(c, &c->panes[PANE_APPS], (struct ui_rect){0, 0, h, w1},
-                 c->focus == PANE_APPS);
+    ui_list_draw(c, &c->panes[PANE_APPS], (struct ui_rect){0, 0, h, w1}, c->focus == PANE_APPS);
     ui_list_draw(c, &c->panes[PANE_GROUPS], (struct ui_rect){0, x2, h, w2},
                  c->focus == PANE_GROUPS);
     ui_list_draw(c, &c->panes[PANE_INSTANCES], (struct ui_rect){0, x3, h, w3},
@@ -451,8 +449,7 @@ static void draw_matches(struct console *c)
     if (cut) {
         char more[64];
         snprintf(more, sizeof more, " %zu candidates: type more ", c->n_matches);
-        ui_puts(stdscr, y0 + nrows - 1, c->cols - ui_width(more), ui_width(more), a | A_BOLD,
-                more);
+        ui_puts(stdscr, y0 + nrows - 1, c->cols - ui_width(more), ui_width(more), a | A_BOLD, more);
     }
 }
 
@@ -473,8 +470,8 @@ static void draw_too_small(struct console *c)
 void ui_render(struct console *c)
 {
     c->now_us = kiln_now_us();
-    bool status_only = c->dirty == DIRTY_STATUS && !c->too_small && c->n_matches == 0 &&
-                       c->dialog == NULL;
+    bool status_only =
+        c->dirty == DIRTY_STATUS && !c->too_small && c->n_matches == 0 && c->dialog == NULL;
     if (c->dirty & DIRTY_CLEAR)
         clearok(curscr, TRUE);
     if (status_only) {
@@ -974,21 +971,25 @@ int kiln_console_run(struct kiln_ctx *ctx, struct kiln_err *err)
     if (sig_quit)
         fprintf(stderr, "kiln: %s: the console stops\n", strsignal(sig_quit));
     if (running > 0)
-        fprintf(stderr, "kiln: waiting for %zu job%s to stop at a step boundary...\n", running,
-                running == 1 ? "" : "s");
-    ui_runner_stop(c->runner);
+        fprintf(stderr,
+                "kiln: waiting for %zu job%s to stop at a step boundary (C-c stops waiting; "
+                "kiln jobs shows where they stopped)...\n",
+                running, running == 1 ? "" : "s");
+    bool runner_done = ui_runner_stop(c->runner, FEED_STOP_MS);
     bool feed_done = ui_feed_stop(c->feed, FEED_STOP_MS);
     kiln_engine_free(c->engine);
-    ui_runner_free(c->runner);
-    c->runner = NULL;
+    if (runner_done) {
+        ui_runner_free(c->runner);
+        c->runner = NULL;
+    }
     ctx->engine = old_engine;
     ctx->detach_jobs = old_detach;
     if (c->tty != NULL)
         fclose(c->tty);
     tty_fd = -1;
-    if (feed_done) {
-        /* A feed thread stuck in the provider still uses the model and the wake
-         * pipe: they stay, the process is about to end anyway. */
+    if (feed_done && runner_done) {
+        /* A thread stuck in the provider still uses the model and the wake pipe:
+         * they stay, the process is about to end anyway. */
         kiln_wake_close(&c->wake);
         ui_state_free(c);
         free(c);

@@ -63,8 +63,7 @@ void ui_dialog_close(struct console *c)
 }
 
 void ui_confirm(struct console *c, const char *title, const char *const *lines, size_t n_lines,
-                bool danger, const char *typed, enum ui_after after, const char *line,
-                uint64_t job)
+                bool danger, const char *typed, enum ui_after after, const char *line, uint64_t job)
 {
     ui_dialog_close(c);
     struct ui_dialog *d = xcalloc(1, sizeof *d);
@@ -103,8 +102,7 @@ static void accept(struct console *c)
         if (job != NULL) {
             kiln_job_cancel(job);
             kiln_job_unref(job);
-            ui_message(c, KILN_LOG_WARN, "asked job %llu to stop",
-                       (unsigned long long)d->job);
+            ui_message(c, KILN_LOG_WARN, "asked job %llu to stop", (unsigned long long)d->job);
         }
         break;
     }
@@ -206,8 +204,8 @@ static bool parse_size(const char *s, int *out)
 /* Checks the form and builds the command line; false with d->error. */
 static bool deploy_line(struct ui_dialog *d, struct kiln_strbuf *sb)
 {
-    int given = (d->field[F_IMAGE][0] != 0) + (d->field[F_PACKAGE][0] != 0) +
-                (d->field[F_SOURCE][0] != 0);
+    int given =
+        (d->field[F_IMAGE][0] != 0) + (d->field[F_PACKAGE][0] != 0) + (d->field[F_SOURCE][0] != 0);
     if (given > 1) {
         snprintf(d->error, sizeof d->error,
                  "give one of image, package and source dir, not several");
@@ -268,14 +266,16 @@ static size_t deploy_preview(struct console *c, struct ui_dialog *d, char lines[
                                                 : "the app's own source (built and baked first)";
     snprintf(lines[n++], PREVIEW_LINE, "new  %s-v%03d from %s %.100s", d->cluster,
              next < 0 ? 0 : next, what, from);
-    snprintf(lines[n++], PREVIEW_LINE, "     min %.8s, max %.8s, desired %.8s; healthy within %.16s", d->field[F_MIN],
+    snprintf(lines[n++], PREVIEW_LINE,
+             "     min %.8s, max %.8s, desired %.8s; healthy within %.16s", d->field[F_MIN],
              d->field[F_MAX], d->field[F_DESIRED], d->field[F_TIMEOUT]);
     if (on != NULL)
         snprintf(lines[n++], PREVIEW_LINE,
                  "then %s (%s, %d/%d in service) is disabled, kept for rollback", on->name,
                  on->package[0] ? on->package : on->image_id, on->in_service, on->desired);
     else
-        snprintf(lines[n++], PREVIEW_LINE, "then it takes all the traffic (no group is enabled now)");
+        snprintf(lines[n++], PREVIEW_LINE,
+                 "then it takes all the traffic (no group is enabled now)");
     /* Disabled groups beyond max_remaining_groups go, oldest first. */
     int keep = c->cfg->max_remaining_groups;
     int disabled = on != NULL ? 1 : 0;

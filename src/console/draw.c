@@ -238,8 +238,8 @@ static void run_add(struct run *r, int y, int x, attr_t attr, wchar_t wc)
     r->buf[r->n++] = wc;
 }
 
-int ui_text(WINDOW *win, int y, int x, int w, int rows, int skip_rows, int skip_cols,
-            attr_t attr, const char *s, const struct ui_span *spans, size_t n_spans, bool pad)
+int ui_text(WINDOW *win, int y, int x, int w, int rows, int skip_rows, int skip_cols, attr_t attr,
+            const char *s, const struct ui_span *spans, size_t n_spans, bool pad)
 {
     if (w <= 0 || rows <= 0)
         return 0;

@@ -64,8 +64,8 @@ struct ui_span {
  * (horizontal scrolling). Bytes inside a span get its attribute, others `attr`;
  * spans are sorted and do not overlap. Pads the last row drawn with spaces in
  * `attr` to w when `pad`. Returns the rows drawn. */
-int ui_text(WINDOW *win, int y, int x, int w, int rows, int skip_rows, int skip_cols,
-            attr_t attr, const char *s, const struct ui_span *spans, size_t n_spans, bool pad);
+int ui_text(WINDOW *win, int y, int x, int w, int rows, int skip_rows, int skip_cols, attr_t attr,
+            const char *s, const struct ui_span *spans, size_t n_spans, bool pad);
 
 /* Draws text word-wrapped into w columns and at most `rows` rows; with win NULL
  * only counts. Returns the rows it takes. */

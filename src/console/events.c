@@ -43,8 +43,8 @@ void ui_events_ingest(struct console *c)
 }
 
 static const struct ui_col ev_cols[] = {
-    {"TIME", 8, 0, false},      {"EVENT", 9, 0, false}, {"INSTANCE", 19, 1, false},
-    {"GROUP", 22, 2, false},    {"WHAT", 46, 0, true},
+    {"TIME", 8, 0, false},   {"EVENT", 9, 0, false}, {"INSTANCE", 19, 1, false},
+    {"GROUP", 22, 2, false}, {"WHAT", 46, 0, true},
 };
 #define N_EV_COLS (int)(sizeof ev_cols / sizeof ev_cols[0])
 
@@ -96,8 +96,7 @@ static void ev_what(const struct ui_event *e, char *buf, size_t n)
     if (strcmp(e->type, "terminate") == 0) {
         if (e->replacement[0] && e->recovery_ms >= 0)
             snprintf(buf, n, "%s %s %s, recovered in %s", e->cause[0] ? e->cause : "?",
-                     ui_glyph(G_ARROW), e->replacement,
-                     kiln_format_duration(e->recovery_ms, took));
+                     ui_glyph(G_ARROW), e->replacement, kiln_format_duration(e->recovery_ms, took));
         else if (e->recovery_ms >= 0)
             snprintf(buf, n, "%s, recovered in %s", e->cause[0] ? e->cause : "?",
                      kiln_format_duration(e->recovery_ms, took));
@@ -121,11 +120,11 @@ static void ev_draw_row(struct console *c, struct pane *p, size_t i, int y, int 
     clock_of(e->time_us, when, sizeof when);
     ev_what(e, what, sizeof what);
     const char *texts[] = {when, e->type, e->instance, e->group, what};
-    enum ui_role role = ui_event_is_chaos(e)                   ? ROLE_EVENT_CHAOS
-                        : strcmp(e->type, "error") == 0        ? ROLE_LOG_ERROR
-                        : strcmp(e->type, "terminate") == 0    ? ROLE_LOG_WARN
-                        : strcmp(e->type, "recovered") == 0    ? ROLE_HEALTH_OK
-                                                               : ROLE_NORMAL;
+    enum ui_role role = ui_event_is_chaos(e)                ? ROLE_EVENT_CHAOS
+                        : strcmp(e->type, "error") == 0     ? ROLE_LOG_ERROR
+                        : strcmp(e->type, "terminate") == 0 ? ROLE_LOG_WARN
+                        : strcmp(e->type, "recovered") == 0 ? ROLE_HEALTH_OK
+                                                            : ROLE_NORMAL;
     attr_t base = ui_row_attr(c, p, selected, ui_colors[role]);
     ui_cols_draw(&lo, y, x, w, texts, NULL, base);
 }
@@ -144,8 +143,8 @@ static void ev_summary(struct console *c, struct ui_rect r, int rows)
     struct ui_cluster_summary *sum = NULL;
     size_t n = ui_evlist_summary(&c->events, c->now_us, &sum);
     static const struct ui_col cols[] = {
-        {"CLUSTER", 16, 0, true},  {"KILLS TODAY", 11, 0, false}, {"KILLS", 6, 3, false},
-        {"TERMINATED", 10, 2, false}, {"RECOVERED", 9, 4, false}, {"MEAN TTR", 9, 0, false},
+        {"CLUSTER", 16, 0, true},     {"KILLS TODAY", 11, 0, false}, {"KILLS", 6, 3, false},
+        {"TERMINATED", 10, 2, false}, {"RECOVERED", 9, 4, false},    {"MEAN TTR", 9, 0, false},
         {"LAST KILL", 9, 1, false},
     };
     int ncols = (int)(sizeof cols / sizeof cols[0]);
@@ -165,7 +164,8 @@ static void ev_summary(struct console *c, struct ui_rect r, int rows)
             continue;
         }
         const struct ui_cluster_summary *s = &sum[i];
-        char today[16], kills[16], terms[16], recs[16], ttr[KILN_DURATION_MAX] = "-", last[16] = "-";
+        char today[16], kills[16], terms[16], recs[16], ttr[KILN_DURATION_MAX] = "-",
+                                                        last[16] = "-";
         snprintf(today, sizeof today, "%d", s->kills_today);
         snprintf(kills, sizeof kills, "%d", s->kills);
         snprintf(terms, sizeof terms, "%d", s->terminations);

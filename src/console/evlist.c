@@ -124,8 +124,13 @@ void ui_evlist_add(struct ui_evlist *l, const struct kiln_event *src)
             snprintf(t->replacement, sizeof t->replacement, "%s", e->instance);
     } else if (strcmp(e->type, "recovered") == 0 && e->instance[0] != '\0') {
         struct ui_event *t = NULL;
-        if (id_after(e->message, "replaced ", old))
+        /* The event names what it replaced; older kilnds said it in the message. */
+        if (src->replaces[0] != '\0') {
+            copy_field(old, sizeof old, src->replaces, sizeof src->replaces);
             t = find_termination(l, old);
+        } else if (id_after(e->message, "replaced ", old)) {
+            t = find_termination(l, old);
+        }
         if (t == NULL)
             t = find_replaced_by(l, e->instance);
         if (t != NULL) {
@@ -153,8 +158,7 @@ static int by_cluster(const void *a, const void *b)
                   ((const struct ui_cluster_summary *)b)->cluster);
 }
 
-size_t ui_evlist_summary(const struct ui_evlist *l, int64_t now_us,
-                         struct ui_cluster_summary **out)
+size_t ui_evlist_summary(const struct ui_evlist *l, int64_t now_us, struct ui_cluster_summary **out)
 {
     int64_t midnight = local_midnight_us(now_us);
     struct ui_cluster_summary *v = NULL;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Mutating commands that neither move traffic nor destroy anything: no question. */
 static const char *const unconfirmed[] = {"build", "bake", "try", "create-app", NULL};
@@ -214,21 +215,31 @@ void ui_runner_free(struct ui_runner *r)
     free(r);
 }
 
-void ui_runner_stop(struct ui_runner *r)
+bool ui_runner_stop(struct ui_runner *r, int64_t wait_ms)
 {
     if (r == NULL)
-        return;
+        return true;
     pthread_mutex_lock(&r->mu);
     r->stop = true;
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
-    /* A command in a provider call finishes it first; they are short (jobs run on
-     * the engine's workers). */
-    pthread_join(r->thread, NULL);
+    /* A command under way finishes first: they are short (jobs run on the engine's
+     * workers), but one waiting on a provider that does not answer is left behind. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(wait_ms / 1000);
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    if (pthread_timedjoin_np(r->thread, NULL, &ts) != 0)
+        return false;
     free_items(r->todo);
     r->todo = r->todo_tail = NULL;
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cond);
+    return true;
 }
 
 bool ui_runner_busy(struct ui_runner *r, char *what, size_t n)
@@ -361,8 +372,9 @@ static void describe(struct console *c, const struct kiln_cmd *cmd, const struct
     const struct kiln_group *on = enabled_group(env);
 
     if (strcmp(n, "deploy") == 0) {
-        kiln_strbuf_appendf(sb, "Creates a new server group in %s and, once its instances are "
-                                "healthy, moves the traffic to it",
+        kiln_strbuf_appendf(sb,
+                            "Creates a new server group in %s and, once its instances are "
+                            "healthy, moves the traffic to it",
                             cluster);
         if (on != NULL)
             kiln_strbuf_appendf(sb, " from %s, which is then disabled and kept for rollback",
@@ -376,10 +388,9 @@ static void describe(struct console *c, const struct kiln_cmd *cmd, const struct
             kiln_strbuf_appendf(sb, " and disables %s", on->name);
         kiln_strbuf_append(sb, ".");
     } else if (strcmp(n, "promote") == 0) {
-        kiln_strbuf_appendf(sb, "Deploys the image that %s's %s env runs into %s (no rebuild).",
-                            arg0, kiln_args_get(cmd, a, "from") ? kiln_args_get(cmd, a, "from")
-                                                                : "?",
-                            cluster);
+        kiln_strbuf_appendf(
+            sb, "Deploys the image that %s's %s env runs into %s (no rebuild).", arg0,
+            kiln_args_get(cmd, a, "from") ? kiln_args_get(cmd, a, "from") : "?", cluster);
     } else if (strcmp(n, "enable") == 0) {
         kiln_strbuf_appendf(sb, "Attaches %s to the load balancer: it takes traffic.", arg0);
     } else if (strcmp(n, "disable") == 0) {
@@ -390,8 +401,9 @@ static void describe(struct console *c, const struct kiln_cmd *cmd, const struct
             for (size_t i = 0; i < env->n_groups; i++)
                 enabled += env->groups[i]->enabled;
             if (enabled == 1)
-                kiln_strbuf_appendf(sb, " It is the only enabled group of %s: the app will "
-                                        "answer 503 until another is enabled.",
+                kiln_strbuf_appendf(sb,
+                                    " It is the only enabled group of %s: the app will "
+                                    "answer 503 until another is enabled.",
                                     env->cluster);
         }
     } else if (strcmp(n, "resize") == 0) {
@@ -428,6 +440,13 @@ static void describe(struct console *c, const struct kiln_cmd *cmd, const struct
         kiln_strbuf_appendf(sb, "Deletes %s and its load balancer%s.", cluster,
                             kiln_args_flag(cmd, a, "force") ? ", with its groups and instances"
                                                             : "");
+    } else if (strcmp(n, "cloud") == 0) {
+        kiln_strbuf_append(sb, kiln_args_flag(cmd, a, "all")
+                                   ? "Stops the local cloud with every instance and the load "
+                                     "balancer: every app stops answering."
+                                   : "Starts or stops the local cloud (kilnd); the instances "
+                                     "keep running. The console starts it again when it next "
+                                     "asks for the inventory.");
     } else if (strcmp(n, "abort") == 0) {
         kiln_strbuf_appendf(sb, "Aborts job %s and returns its cluster to where it was before.",
                             arg0);
@@ -447,8 +466,9 @@ static bool console_command(struct console *c, const struct ui_words *w)
     }
     if (strcmp(name, "theme") == 0) {
         if (w->argc != 2) {
-            ui_message(c, KILN_LOG_WARN, "usage: theme NAME (default, light, high-contrast, mono "
-                                         "or a file)");
+            ui_message(c, KILN_LOG_WARN,
+                       "usage: theme NAME (default, light, high-contrast, mono "
+                       "or a file)");
             return true;
         }
         struct ui_theme t;
@@ -520,15 +540,23 @@ static bool console_command(struct console *c, const struct ui_words *w)
 /* Whether the command line changes things: the table says so, and `chaos --enable`
  * / `--disable` change things whatever the table says (it marks chaos read-only
  * because `chaos status` is). */
+static bool has_word(const struct ui_words *w, const char *word)
+{
+    for (int i = 1; i < w->argc; i++)
+        if (strcmp(w->argv[i], word) == 0)
+            return true;
+    return false;
+}
+
 static bool changes_things(const struct kiln_cmd *cmd, const struct ui_words *w)
 {
     if (cmd->mutating)
         return true;
-    if (strcmp(cmd->name, "chaos") != 0)
-        return false;
-    for (int i = 1; i < w->argc; i++)
-        if (strcmp(w->argv[i], "--enable") == 0 || strcmp(w->argv[i], "--disable") == 0)
-            return true;
+    if (strcmp(cmd->name, "chaos") == 0)
+        return has_word(w, "--enable") || has_word(w, "--disable");
+    /* Stopping the local cloud stops every instance with it. */
+    if (strcmp(cmd->name, "cloud") == 0)
+        return has_word(w, "stop") || has_word(w, "start");
     return false;
 }
 
@@ -561,12 +589,20 @@ void ui_run_line(struct console *c, const char *line)
     const struct kiln_cmd *cmd = kiln_command_find(w.argv[0]);
     if (cmd == NULL) {
         ui_message(c, KILN_LOG_ERROR,
-                   "unknown command '%.40s' (? lists the commands; Tab completes them)",
-                   w.argv[0]);
+                   "unknown command '%.40s' (? lists the commands; Tab completes them)", w.argv[0]);
         ui_words_free(&w);
         return;
     }
     bool mutating = changes_things(cmd, &w);
+    /* `cloud stop` asks on the terminal which answer it wants: the console cannot let
+     * it read the keyboard, so the answer must be on the line. */
+    if (strcmp(cmd->name, "cloud") == 0 && has_word(&w, "stop") && !has_word(&w, "--all") &&
+        !has_word(&w, "--keep-instances")) {
+        ui_message(c, KILN_LOG_WARN,
+                   "cloud stop: say --all (the instances stop too) or --keep-instances");
+        ui_words_free(&w);
+        return;
+    }
     if (mutating && c->read_only) {
         ui_message(c, KILN_LOG_ERROR,
                    "read-only: '%s' changes things, so it is off (kiln runs with --read-only "
@@ -593,8 +629,7 @@ void ui_run_line(struct console *c, const char *line)
     char env[KILN_ENV_SIZE], cluster[KILN_CLUSTER_SIZE];
     target_env(c, cmd, &args, env, cluster);
     bool protected_env = env[0] && kiln_config_is_protected_env(c->cfg, env);
-    struct kiln_strbuf what = KILN_STRBUF_INIT, cmdline = KILN_STRBUF_INIT,
-                       prot = KILN_STRBUF_INIT;
+    struct kiln_strbuf what = KILN_STRBUF_INIT, cmdline = KILN_STRBUF_INIT, prot = KILN_STRBUF_INIT;
     describe(c, cmd, &args, cluster, &what);
     kiln_strbuf_appendf(&cmdline, "kiln %s", line);
     if (protected_env)

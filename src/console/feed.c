@@ -22,7 +22,7 @@
 #define EVENT_POLL_MS 500
 
 /* Events that change the inventory. */
-static const char *const changing_events[] = {"launch", "terminate", "health",  "lb",
+static const char *const changing_events[] = {"launch", "terminate", "health",   "lb",
                                               "enable", "disable",   "recovered"};
 
 struct ui_feed {
@@ -80,8 +80,7 @@ static void state_update_locked(struct ui_feed *f)
         /* "what (retrying in Ns): message": the message alone, for the log */
         const char *m = strstr(e, "): ");
         snprintf(s->detail, sizeof s->detail, "%s", m ? m + 3 : e);
-    }
-    else if (!s->ever_connected)
+    } else if (!s->ever_connected)
         snprintf(s->text, sizeof s->text, "%s: connecting%s...", prov,
                  strcmp(prov, "local") == 0 ? " (starting the local cloud if needed)" : "");
     else

@@ -46,8 +46,7 @@ void ui_feed_get_state(struct ui_feed *f, struct ui_feed_state *out);
 
 /* Moves up to max events out of the inbox, oldest first; *lost (may be NULL) gets
  * how many were dropped because the inbox was full since the last call. */
-size_t ui_feed_take_events(struct ui_feed *f, struct kiln_event *out, size_t max,
-                           uint64_t *lost);
+size_t ui_feed_take_events(struct ui_feed *f, struct kiln_event *out, size_t max, uint64_t *lost);
 
 /* Stops both threads, waiting up to wait_ms for them (a provider call may be slow
  * to return). Returns true and frees everything when both stopped; false when one

@@ -59,10 +59,12 @@ void ui_help_build(struct console *c)
     add(c, &cap, "# kiln console %s j/k scroll, / finds, Esc or q closes this help",
         ui_glyph(G_HLINE));
     if (c->read_only)
-        add(c, &cap, "  READ-ONLY: kiln runs with --read-only (or read_only in the config), so "
-                     "the keys and commands that change things are left out.");
-    add(c, &cap, "  Keys are rebound in the config's [keys] section: action = key (e.g. "
-                 "quit = C-c).");
+        add(c, &cap,
+            "  READ-ONLY: kiln runs with --read-only (or read_only in the config), so "
+            "the keys and commands that change things are left out.");
+    add(c, &cap,
+        "  Keys are rebound in the config's [keys] section: action = key (e.g. "
+        "quit = C-c).");
     for (int g = 0; g < UI_GROUP_COUNT; g++) {
         if (g == UI_GROUP_CHANGE && c->read_only)
             continue;
@@ -99,8 +101,9 @@ void ui_help_build(struct console *c)
         add(c, &cap, "  %-30s %s", console_cmds[i].usage, console_cmds[i].help);
     add(c, &cap, "%s", "");
     add(c, &cap, "# Screen");
-    add(c, &cap, "  Apps | Server groups | Instances: %s enabled group or healthy instance, %s "
-                 "disabled; UP is in-service/desired.",
+    add(c, &cap,
+        "  Apps | Server groups | Instances: %s enabled group or healthy instance, %s "
+        "disabled; UP is in-service/desired.",
         ui_glyph(G_BULLET), ui_glyph(G_CIRCLE));
     add(c, &cap, "  Changes to a protected env (%s) ask you to type its name.",
         c->cfg->n_protected_envs ? c->cfg->protected_envs[0] : "none configured");

@@ -13,8 +13,8 @@
 /* Lines read from a ring at once (kiln_logring_read holds the ring's lock while
  * it copies), and in one pass over all jobs: past that the UI draws a frame and
  * comes back for more, so a job logging 100,000 lines a second cannot freeze it. */
-#define READ_BATCH    64
-#define PASS_BUDGET   20000
+#define READ_BATCH  64
+#define PASS_BUDGET 20000
 
 static struct ui_jobtrack *track_get(struct console *c, uint64_t id)
 {
@@ -152,8 +152,8 @@ void ui_jobs_free(struct console *c)
 /* ---- the Jobs view ---- */
 
 static const struct ui_col jobs_cols[] = {
-    {"JOB", 4, 0, false},    {"KIND", 9, 0, false},   {"TARGET", 12, 0, true},
-    {"STATE", 9, 0, false},  {"STEP", 14, 2, false},  {"PROGRESS", 14, 1, false},
+    {"JOB", 4, 0, false},   {"KIND", 9, 0, false},  {"TARGET", 12, 0, true},
+    {"STATE", 9, 0, false}, {"STEP", 14, 2, false}, {"PROGRESS", 14, 1, false},
     {"TIME", 7, 3, false},
 };
 #define N_JOBS_COLS (int)(sizeof jobs_cols / sizeof jobs_cols[0])
@@ -242,8 +242,10 @@ static void jobs_draw_row(struct console *c, struct pane *p, size_t i, int y, in
              in.cancel_requested && !kiln_job_state_finished(in.state) ? "!" : "");
     const char *texts[] = {id, in.kind, in.target, state, in.step, bar, took};
     attr_t base = ui_row_attr(c, p, selected, ui_colors[ROLE_NORMAL]);
-    attr_t attrs[] = {0, 0, 0, selected ? 0 : ui_colors[state_role(in.state)], 0,
-                      selected ? 0 : ui_colors[ROLE_HEALTH_OK], 0};
+    attr_t attrs[] = {0, 0,
+                      0, selected ? 0 : ui_colors[state_role(in.state)],
+                      0, selected ? 0 : ui_colors[ROLE_HEALTH_OK],
+                      0};
     ui_cols_draw(&lo, y, x, w, texts, attrs, base);
 }
 

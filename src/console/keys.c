@@ -12,9 +12,8 @@ struct action_row {
 };
 
 #define UI_ACTION_ROW_(id, name, keys, group, help) {name, keys, UI_GROUP_##group, help},
-static const struct action_row actions[UI_ACTION_COUNT] = {
-    {"none", "", UI_GROUP_MOVE, ""},
-    UI_ACTIONS(UI_ACTION_ROW_)};
+static const struct action_row actions[UI_ACTION_COUNT] = {{"none", "", UI_GROUP_MOVE, ""},
+                                                           UI_ACTIONS(UI_ACTION_ROW_)};
 #undef UI_ACTION_ROW_
 
 static enum ui_action keymap[UI_KEYCODES];
@@ -139,8 +138,8 @@ void ui_key_name(int code, char *buf, size_t n)
     if (code > ' ' && code < 127)
         snprintf(buf, n, "%c", code);
     else if (code >= 0 && code < 32)
-        snprintf(buf, n, "C-%c", (char)(code + '@' >= 'A' && code + '@' <= 'Z' ? code + 'a' - 1
-                                                                                : code + '@'));
+        snprintf(buf, n, "C-%c",
+                 (char)(code + '@' >= 'A' && code + '@' <= 'Z' ? code + 'a' - 1 : code + '@'));
     else if (code >= KEY_F(1) && code <= KEY_F(12))
         snprintf(buf, n, "F%d", code - KEY_F(0));
 }

@@ -36,7 +36,8 @@ enum ui_action_group {
     X(PREV_PANE, "prev-pane", "S-Tab", MOVE, "Focus the previous pane")                            \
     X(LEFT, "left", "Left h", MOVE, "The pane to the left; in the log, scroll left")               \
     X(RIGHT, "right", "Right", MOVE, "The pane to the right; in the log, scroll right")            \
-    X(ENTER, "enter", "Enter", MOVE, "Drill in: cluster, its groups, their instances; a job's log") \
+    X(ENTER, "enter", "Enter", MOVE,                                                               \
+      "Drill in: cluster, its groups, their instances; a job's log")                               \
     X(BACK, "back", "Esc", MOVE, "Back: clear the filter, leave the pane, close the view")         \
     X(FILTER, "filter", "/", MOVE, "Filter the focused list; in the log, search")                  \
     X(VIEW_JOBS, "view-jobs", "J", VIEW, "Jobs view: every job, its state and progress")           \

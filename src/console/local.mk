@@ -31,3 +31,17 @@ libkiln_a_SOURCES += \
 	src/console/actions.c \
 	src/console/dialog.c \
 	src/console/console.c
+
+# The console's unit test (its parts that need no terminal), its end-to-end test in
+# tmux, and its benchmark. Kept here with the code they test; they add to the
+# lists the other fragments start.
+check_PROGRAMS += tests/unit/test_console
+TESTS += tests/unit/test_console tests/e2e/console.sh
+EXTRA_DIST += tests/e2e/console.sh \
+	tests/e2e/screens/empty.txt \
+	tests/e2e/screens/help.txt \
+	tests/e2e/screens/size-80x24.txt \
+	tests/e2e/screens/size-200x60.txt \
+	bench/console_idle.sh
+noinst_PROGRAMS += bench/bench_render
+bench_bench_render_LDADD = $(KILN_LIBS)

@@ -43,8 +43,8 @@ uint64_t ui_loglist_add(struct ui_loglist *l, uint64_t job, int64_t time_us,
         n = snprintf(prefix, sizeof prefix, "%02d:%02d:%02d %s#%llu ", tm.tm_hour, tm.tm_min,
                      tm.tm_sec, source && source[0] ? source : "job", (unsigned long long)job);
     else
-        n = snprintf(prefix, sizeof prefix, "%02d:%02d:%02d %s ", tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, source && source[0] ? source : "kiln");
+        n = snprintf(prefix, sizeof prefix, "%02d:%02d:%02d %s ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     source && source[0] ? source : "kiln");
     if (n < 0 || (size_t)n >= sizeof prefix)
         n = (int)strlen(prefix);
     size_t tlen = strlen(text);

@@ -183,8 +183,8 @@ static void log_title(struct console *c, char *buf, size_t n)
                 kind = kiln_job_kind(c->jobs[i]);
                 target = kiln_job_target(c->jobs[i]);
             }
-        len = (size_t)snprintf(buf, n, "Log: job %llu %s %s (a: all)",
-                               (unsigned long long)v->job, kind, target);
+        len = (size_t)snprintf(buf, n, "Log: job %llu %s %s (a: all)", (unsigned long long)v->job,
+                               kind, target);
     }
     if (len >= n)
         return;
@@ -193,8 +193,8 @@ static void log_title(struct console *c, char *buf, size_t n)
     if (len >= n)
         return;
     if (!v->wrap)
-        len += (size_t)snprintf(buf + len, n - len, " [cut%s%d]", v->hscroll ? " +" : "",
-                                v->hscroll);
+        len +=
+            (size_t)snprintf(buf + len, n - len, " [cut%s%d]", v->hscroll ? " +" : "", v->hscroll);
     if (len >= n)
         return;
     if (!v->follow && v->new_below > 0)
@@ -233,7 +233,8 @@ static void log_draw(struct console *c, struct pane *p, struct ui_rect r, bool f
             rows += lr;
         }
     } else {
-        if (ui_loglist_get(&c->log, v->top) == NULL || !line_match(c, ui_loglist_get(&c->log, v->top)))
+        if (ui_loglist_get(&c->log, v->top) == NULL ||
+            !line_match(c, ui_loglist_get(&c->log, v->top)))
             v->top = next_match(c, v->top < c->log.first ? 0 : v->top);
         if (ui_loglist_get(&c->log, v->cursor) == NULL)
             v->cursor = v->top;
@@ -315,8 +316,7 @@ static bool log_key(struct console *c, struct pane *p, enum ui_action a)
         follow(c);
         return true;
     case ACT_ENTER: {
-        const struct ui_logline *l =
-            v->follow ? NULL : ui_loglist_get(&c->log, v->cursor);
+        const struct ui_logline *l = v->follow ? NULL : ui_loglist_get(&c->log, v->cursor);
         if (l != NULL && l->job != 0 && v->job == 0) {
             ui_logview_show_job(c, l->job);
             ui_message(c, KILN_LOG_INFO, "showing job %llu's log (a: every job's)",

@@ -157,8 +157,8 @@ const struct kiln_app *ui_selected_app(struct console *c)
 /* ---- Server groups of the selected cluster, newest first ---- */
 
 static const struct ui_col groups_cols[] = {
-    {"VER", 4, 0, false},     {"", 1, 0, false},        {"UP", 5, 1, false},
-    {"PACKAGE", 8, 0, true},  {"IMAGE", 16, 3, false},  {"AGE", 4, 2, false},
+    {"VER", 4, 0, false},    {"", 1, 0, false},       {"UP", 5, 1, false},
+    {"PACKAGE", 8, 0, true}, {"IMAGE", 16, 3, false}, {"AGE", 4, 2, false},
 };
 #define N_GROUPS_COLS (int)(sizeof groups_cols / sizeof groups_cols[0])
 
@@ -214,9 +214,9 @@ static void groups_draw_row(struct console *c, struct pane *p, size_t i, int y, 
                            age};
     attr_t role = ui_colors[g->enabled ? ROLE_GROUP_ENABLED : ROLE_GROUP_DISABLED];
     attr_t base = ui_row_attr(c, p, selected, role);
-    enum ui_role up_role = !g->enabled                    ? ROLE_GROUP_DISABLED
+    enum ui_role up_role = !g->enabled                   ? ROLE_GROUP_DISABLED
                            : g->in_service >= g->desired ? ROLE_HEALTH_OK
-                                                          : ROLE_HEALTH_UNKNOWN;
+                                                         : ROLE_HEALTH_UNKNOWN;
     attr_t attrs[] = {0, 0, selected ? 0 : ui_colors[up_role], 0, 0, 0};
     ui_cols_draw(&lo, y, x, w, texts, attrs, base);
 }
@@ -322,8 +322,9 @@ static void inst_draw_row(struct console *c, struct pane *p, size_t i, int y, in
     const char *lb = in->lb_state == KILN_LB_IN_SERVICE       ? "in"
                      : in->lb_state == KILN_LB_OUT_OF_SERVICE ? "out"
                                                               : "-";
-    const char *texts[] = {in->id, health, lb, kiln_instance_state_name(in->state),
-                           in->address[0] ? in->address : "-", uptime};
+    const char *texts[] = {
+        in->id, health, lb, kiln_instance_state_name(in->state), in->address[0] ? in->address : "-",
+        uptime};
     attr_t base = ui_row_attr(c, p, selected, ui_colors[ROLE_NORMAL]);
     attr_t attrs[] = {0, selected ? 0 : ui_colors[health_role(in)], 0, 0, 0, 0};
     ui_cols_draw(&lo, y, x, w, texts, attrs, base);

@@ -151,8 +151,8 @@ static void on_line(char *line)
     free(line);
     if (copy[0] != '\0') {
         /* Not twice in a row, as bash's ignoredups. */
-        HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1)
-                                              : NULL;
+        HIST_ENTRY *last =
+            history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
         if (last == NULL || strcmp(last->line, copy) != 0)
             add_history(copy);
         ui_prompt_save(c);

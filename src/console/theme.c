@@ -157,7 +157,8 @@ static int parse_line(struct ui_theme *t, char *line, const char *file, int line
     struct ui_style st = {-1, -1, A_NORMAL};
     int words = 0;
     char *save = NULL;
-    for (char *w = strtok_r(eq + 1, " \t\r", &save); w != NULL; w = strtok_r(NULL, " \t\r", &save)) {
+    for (char *w = strtok_r(eq + 1, " \t\r", &save); w != NULL;
+         w = strtok_r(NULL, " \t\r", &save)) {
         short c;
         if (words < 2 && parse_colour(w, &c)) {
             if (words == 0)
@@ -185,8 +186,7 @@ static int parse_line(struct ui_theme *t, char *line, const char *file, int line
     return 0;
 }
 
-int ui_theme_parse(struct ui_theme *theme, const char *text, const char *file,
-                   struct kiln_err *err)
+int ui_theme_parse(struct ui_theme *theme, const char *text, const char *file, struct kiln_err *err)
 {
     struct ui_theme t = *theme;
     char *copy = xstrdup(text);
@@ -288,7 +288,7 @@ int ui_theme_load(struct ui_theme *theme, const char *name, struct kiln_err *err
                             "file; using the default theme",
                             name);
     } else {
-        char dirs[3][PATH_MAX];
+        char dirs[4][PATH_MAX];
         int nd = 0;
         const char *env = getenv("KILN_THEME_DIR");
         if (env != NULL && env[0] != '\0')
@@ -297,11 +297,14 @@ int ui_theme_load(struct ui_theme *theme, const char *name, struct kiln_err *err
         if (exe_dir(exe, sizeof exe))
             snprintf(dirs[nd++], PATH_MAX, "%.*s/themes", PATH_MAX - 16, exe);
         snprintf(dirs[nd++], PATH_MAX, "%s/themes", KILN_DATADIR);
-        /* The same directory twice (KILN_THEME_DIR set to the build tree's) once. */
+        /* Last, ./themes: running from a source tree whose binary is elsewhere. */
+        snprintf(dirs[nd++], PATH_MAX, "themes");
+        /* The same directory twice (KILN_THEME_DIR set to the build tree's) once;
+         * the order stays. */
         for (int i = 1; i < nd; i++)
             for (int j = 0; j < i; j++)
                 if (strcmp(dirs[i], dirs[j]) == 0) {
-                    memmove(dirs[i], dirs[nd - 1], PATH_MAX);
+                    memmove(dirs[i], dirs[i + 1], (size_t)(nd - i - 1) * PATH_MAX);
                     nd--;
                     i--;
                     break;

@@ -114,7 +114,7 @@ enum ui_edit_mode { EDIT_NONE, EDIT_FILTER, EDIT_SEARCH, EDIT_DIALOG };
 struct ui_edit {
     enum ui_edit_mode mode;
     char prompt[64];
-    char buf[128]; /* as long as a filter or a search */
+    char buf[128];   /* as long as a filter or a search */
     char saved[128]; /* the filter before editing, for Esc */
 };
 
@@ -201,8 +201,8 @@ struct console {
 void ui_message(struct console *c, enum kiln_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A line in the log pane from the console itself (job 0). */
-void ui_log(struct console *c, enum kiln_log_level level, const char *source, const char *fmt,
-            ...) __attribute__((format(printf, 4, 5)));
+void ui_log(struct console *c, enum kiln_log_level level, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void ui_dirty(struct console *c);
 void ui_set_view(struct console *c, enum ui_view v);
 /* Quits, after asking when jobs are running. */
@@ -330,8 +330,9 @@ void ui_run_confirmed(struct console *c, const char *line);
 /* Takes in the finished commands' output. */
 void ui_runner_ingest(struct console *c);
 struct ui_runner *ui_runner_start(struct console *c, struct kiln_err *err);
-/* Stops the thread (a command under way finishes first). */
-void ui_runner_stop(struct ui_runner *r);
+/* Stops the thread, waiting up to wait_ms for a command under way; false when it
+ * did not stop (then the runner must not be freed). */
+bool ui_runner_stop(struct ui_runner *r, int64_t wait_ms);
 /* Frees it, with the contexts of the commands that started jobs: only after the
  * engine has stopped those jobs. */
 void ui_runner_free(struct ui_runner *r);

@@ -253,7 +253,9 @@ static void test_scale_out(void)
     diag("group of 3: running in %lld ms, healthy + in service in %lld ms", (long long)running_ms,
          (long long)((kiln_mono_us() - t0) / 1000));
 
-    /* Steady state: no more launches, no more balancer requests. */
+    /* Steady state: no more launches, no more balancer requests. A health flip still in
+     * flight when the last instance went in service may ask once more: let it land. */
+    kiln_sleep_ms(600);
     pthread_mutex_lock(&C.mu);
     int req = lb_requests;
     size_t n = C.instances.n;
