@@ -296,14 +296,10 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
                  (unsigned long long)pp->id, pp->owner_user);
 
     int rc = -1;
-    struct kiln_err oerr = {0};
+    /* Who runs the job now, so another kiln can tell it from an interrupted one. */
     if (kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()),
-                               &oerr) < 0) {
-        *err = oerr;
-        pipe_log(pp, KILN_LOG_ERROR, "cannot write the journal: %s", oerr.msg);
-        return -1;
-    }
-    pp->prov = kiln_provider_open(pp->ctx, err);
+                               err) == 0)
+        pp->prov = kiln_provider_open(pp->ctx, err);
     int k = kind_index(pp->kind);
     if (pp->prov != NULL) {
         if (pp->mode == PIPE_ABORT) {
