@@ -4,6 +4,8 @@ bench_bench_logring_LDADD = $(KILN_LIBS)
 EXTRA_DIST += bench/README.md bench/bench_cloud.sh bench/bench_deploy.sh
 bench: all $(noinst_PROGRAMS)
 	./bench/bench_logring
+	./bench/bench_render
+	$(srcdir)/bench/console_idle.sh
 	$(srcdir)/bench/bench_cloud.sh
 	$(srcdir)/bench/bench_deploy.sh
 .PHONY: bench

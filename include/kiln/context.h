@@ -16,6 +16,7 @@ struct kiln_global_opts {
     const char *profile;  /* --profile NAME */
     const char *region;   /* --region NAME */
     const char *config;   /* --config FILE */
+    const char *theme;    /* --theme NAME (the console's colours) */
     bool read_only;       /* --read-only */
     bool json;            /* --json */
 };
@@ -29,7 +30,8 @@ struct kiln_ctx {
     bool json;
     FILE *out; /* results: text, or JSON with --json */
     FILE *msg; /* progress and errors for humans */
-    /* Where commands run their jobs. The CLI makes one and waits for each job,
+    /* Where commands run their jobs. A job keeps a pointer to this ctx (paths, config,
+     * options) while it runs, so a ctx must outlive every job submitted with it. The CLI makes one and waits for each job,
      * streaming its log to `msg`; the console sets `engine` to its own and
      * `detach_jobs`, so a command submits its job and returns at once. */
     struct kiln_engine *engine;

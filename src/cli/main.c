@@ -2,6 +2,7 @@
  * with its status; `kiln` alone opens the console. */
 #include "commands/commands.h"
 #include "kiln/command.h"
+#include "kiln/console.h"
 #include "kiln/context.h"
 
 #include "config.h"
@@ -82,10 +83,11 @@ int main(int argc, char **argv)
         return st;
     }
     if (cmd_at >= argc) {
-        kiln_err_set(&err, KILN_E_USAGE,
-                     "the console is not part of this build yet; give a command (kiln help)");
+        int st = 0;
+        if (kiln_ctx_setup(&ctx, &err) < 0 || kiln_console_run(&ctx, &err) < 0)
+            st = print_error(&ctx, &err, kiln_err_exit_status(err.code));
         kiln_ctx_free(&ctx);
-        return print_error(&ctx, &err, 2);
+        return st;
     }
 
     const struct kiln_cmd *cmd = kiln_command_find(argv[cmd_at]);

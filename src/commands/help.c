@@ -20,6 +20,8 @@ void kiln_print_usage(FILE *out, bool read_only)
                  "  --profile NAME             AWS profile\n"
                  "  --region NAME              AWS region\n"
                  "  --read-only                refuse every command that changes something\n"
+                 "  --theme NAME               the console's colours (default, light,\n"
+                 "                             high-contrast, mono, or a file)\n"
                  "  --json                     machine-readable output on stdout\n"
                  "  -h, --help                 this help; kiln help COMMAND for one command\n"
                  "  -V, --version              print the version\n\n"

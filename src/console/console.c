@@ -309,6 +309,7 @@ int ui_screen_start(struct console *c, FILE *out, FILE *in, struct kiln_err *err
                             "your terminal (e.g. xterm-256color) or use the commands (kiln help)",
                             term ? term : "");
     set_term(s);
+    c->screen = s;
     curses_on = 1;
     c->started = true;
     raw();
@@ -358,6 +359,12 @@ void ui_screen_end(struct console *c)
         delwin(c->promptwin);
     c->promptwin = NULL;
     emergency_restore();
+    /* What newterm allocated (the terminal's description...) goes too. */
+    /* What newterm allocated goes too (ncurses keeps a little of the terminal's
+     * description for good: tests/lsan-curses.supp). */
+    if (c->screen != NULL)
+        delscreen(c->screen);
+    c->screen = NULL;
     c->started = false;
 }
 
@@ -927,7 +934,8 @@ int kiln_console_run(struct kiln_ctx *ctx, struct kiln_err *err)
     if (ui_keys_apply_config(c->cfg, &e) < 0)
         ui_log(c, KILN_LOG_ERROR, "keys", "%s", e.msg);
     kiln_err_clear(&e);
-    if (ui_theme_load(&c->theme, c->cfg->console.theme, &e) < 0) {
+    const char *theme = ctx->opts.theme != NULL ? ctx->opts.theme : c->cfg->console.theme;
+    if (ui_theme_load(&c->theme, theme, &e) < 0) {
         ui_log(c, KILN_LOG_ERROR, "theme", "%s", e.msg);
         ui_message(c, KILN_LOG_ERROR, "%s", e.msg);
     }

@@ -42,6 +42,7 @@ EXTRA_DIST += tests/e2e/console.sh \
 	tests/e2e/screens/help.txt \
 	tests/e2e/screens/size-80x24.txt \
 	tests/e2e/screens/size-200x60.txt \
-	bench/console_idle.sh
+	bench/console_idle.sh \
+	tests/lsan-curses.supp
 noinst_PROGRAMS += bench/bench_render
 bench_bench_render_LDADD = $(KILN_LIBS)

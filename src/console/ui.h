@@ -163,6 +163,7 @@ struct console {
 
     /* the screen */
     bool started; /* curses is on */
+    SCREEN *screen;
     bool color;
     bool utf8;
     bool mouse;

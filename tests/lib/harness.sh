@@ -128,6 +128,7 @@ screen_masked() {
         -e 's/\bi-[0-9a-f]{8,17}\b/i-XXXXXXXX/g' \
         -e 's/\bimg-[0-9a-f]{12}\b/img-XXXXXXXXXXXX/g' \
         -e 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g' \
+        -e 's/\bpid [0-9]+/pid N/g' \
         -e 's/\b[0-9]+(\.[0-9]+)?(ms|s|m|h|d)\b/DUR/g'
 }
 
