@@ -78,6 +78,16 @@ lb_get hello-world test
 is "$BODY" "hello-world 1.0.0-1" "the serving group still serves"
 is "$(groups_of)" "$before" "no group is left over"
 
+# try: the fast loop before a bake.
+run "$KILN" try --package hello-world-1.0.0-1.x86_64
+is "$RC" 0 "try passes for the good package"
+like "$ERR" "PASS: hello-world-1.0.0-1.x86_64 answered 200" "and says so"
+like "$ERR" "app: hello-world 1.0.0-1 listening" "with the app's output"
+run "$KILN" try --source "$T_TMP/broken"
+is "$RC" 1 "try fails for the broken build"
+like "$ERR" "FAIL: .*HTTP 500" "with what the health check answered"
+ok "$([ -z "$(ls "$KILN_HOME/try" 2>/dev/null)" ]; echo $?)" "and cleans up after itself"
+
 # The lock: a second deploy of the same cluster is refused while one runs.
 "$KILN" deploy hello-world --env test --package hello-world-1.0.0-2.x86_64 >"$T_TMP/first.out" 2>&1 &
 first=$!
