@@ -31,8 +31,8 @@ struct kiln_ctx {
     FILE *out; /* results: text, or JSON with --json */
     FILE *msg; /* progress and errors for humans */
     /* Where commands run their jobs. A job keeps a pointer to this ctx (paths, config,
-     * options) while it runs, so a ctx must outlive every job submitted with it. The CLI makes one and waits for each job,
-     * streaming its log to `msg`; the console sets `engine` to its own and
+     * options) while it runs, so a ctx must outlive every job submitted with it. The CLI makes one
+     * and waits for each job, streaming its log to `msg`; the console sets `engine` to its own and
      * `detach_jobs`, so a command submits its job and returns at once. */
     struct kiln_engine *engine;
     bool detach_jobs;

@@ -28,8 +28,8 @@ int kiln_kilnd_start(const struct kiln_paths *paths, const char *config, bool *s
  * On success *result (may be NULL to ignore) is the reply's result object, the
  * caller's to cJSON_Delete. On an error reply, -1 with kilnd's code and message;
  * *result then holds the error's detail, if any. */
-int kiln_kilnd_call(struct kiln_kilnd *k, const char *op, struct cJSON *args,
-                    struct cJSON **result, struct kiln_err *err);
+int kiln_kilnd_call(struct kiln_kilnd *k, const char *op, struct cJSON *args, struct cJSON **result,
+                    struct kiln_err *err);
 
 /* Turns this connection into an event stream from event `since` (0: only new ones). */
 int kiln_kilnd_subscribe(struct kiln_kilnd *k, uint64_t since, struct kiln_err *err);

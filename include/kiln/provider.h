@@ -24,9 +24,9 @@ typedef void (*kiln_line_fn)(void *ctx, const char *line);
 struct kiln_app_spec {
     const char *app, *env;
     int port;
-    const char *protocol;       /* "HTTP" or "HTTPS" */
-    const char *health_path;    /* "/health_check" */
-    const char *const *start;   /* the app's command inside the image (NULL-terminated) */
+    const char *protocol;     /* "HTTP" or "HTTPS" */
+    const char *health_path;  /* "/health_check" */
+    const char *const *start; /* the app's command inside the image (NULL-terminated) */
 };
 
 struct kiln_group_spec {
@@ -46,7 +46,7 @@ struct kiln_lock_owner {
 };
 
 struct kiln_chaos_spec {
-    int enable; /* 1 on, 0 off, -1 unchanged */
+    int enable;              /* 1 on, 0 off, -1 unchanged */
     int64_t mean_ms, min_ms; /* 0 = unchanged */
 };
 

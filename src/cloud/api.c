@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define API_MAX_MESSAGE (1u << 20)
-#define API_READ_CHUNK 65536
+#define API_READ_CHUNK  65536
 /* A client that sends nothing for this long while mid-message is cut off, so a
  * half-sent message cannot hold a thread forever. */
 #define API_PARTIAL_TIMEOUT_MS 30000
@@ -93,8 +93,7 @@ static int send_json(int fd, cJSON *msg)
     return rc;
 }
 
-static int send_error(int fd, double id, const char *code, const char *message,
-                      const cJSON *extra)
+static int send_error(int fd, double id, const char *code, const char *message, const cJSON *extra)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "v", CLOUD_PROTOCOL_VERSION);
@@ -127,7 +126,7 @@ static void serve_subscription(struct cloud *c, int fd, double id, const cJSON *
 {
     const cJSON *since = cJSON_GetObjectItemCaseSensitive(args, "since");
     uint64_t seq = cJSON_IsNumber(since) && since->valuedouble > 0 ? (uint64_t)since->valuedouble
-                                                                    : cloud_events_last(c);
+                                                                   : cloud_events_last(c);
     cJSON *ok = cJSON_CreateObject();
     cJSON_AddNumberToObject(ok, "v", CLOUD_PROTOCOL_VERSION);
     cJSON_AddNumberToObject(ok, "id", id);
@@ -236,8 +235,10 @@ static void *client_main(void *arg)
                 continue;
             kiln_strbuf_append_len(&in, chunk + start, i - start);
             if (in.len > API_MAX_MESSAGE) {
-                send_error(cl->fd, -1, "too-large", "the message is larger than 1 MiB; the "
-                           "connection is closed", NULL);
+                send_error(cl->fd, -1, "too-large",
+                           "the message is larger than 1 MiB; the "
+                           "connection is closed",
+                           NULL);
                 close_now = true;
             } else if (in.len > 0 && handle_line(cl->cloud, cl->fd, in.buf, in.len) < 0) {
                 close_now = true;

@@ -243,8 +243,8 @@ void cloud_new_instance_id(char out[CLOUD_ID_MAX])
         unsigned long long v = (unsigned long long)getpid() << 32 ^ ++counter;
         memcpy(b, &v, sizeof b);
     }
-    snprintf(out, CLOUD_ID_MAX, "i-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-             b[4], b[5], b[6], b[7]);
+    snprintf(out, CLOUD_ID_MAX, "i-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
+             b[5], b[6], b[7]);
 }
 
 void cloud_changed(struct cloud *c)

@@ -30,10 +30,10 @@
 #include "kiln/paths.h"
 
 #define CLOUD_PROTOCOL_VERSION 1
-#define CLOUD_ID_MAX 32
-#define CLOUD_NVR_MAX 256
-#define CLOUD_DETAIL_MAX 256
-#define CLOUD_START_ARGS_MAX 16
+#define CLOUD_ID_MAX           32
+#define CLOUD_NVR_MAX          256
+#define CLOUD_DETAIL_MAX       256
+#define CLOUD_START_ARGS_MAX   16
 
 /* The ASG processes a group can suspend (AWS Auto Scaling's meaning). */
 enum cloud_process {
@@ -90,8 +90,8 @@ struct cloud_instance {
     int64_t launched_us;
     int64_t healthy_us;    /* when it first became healthy; 0 = not yet */
     int64_t terminated_us; /* 0 = not terminated */
-    char cause[24];        /* why it terminated: chaos, user, scale-in, unhealthy, exited, destroy */
-    int exit_status;       /* for cause "exited": exit code or 128+signal; -1 unknown */
+    char cause[24];  /* why it terminated: chaos, user, scale-in, unhealthy, exited, destroy */
+    int exit_status; /* for cause "exited": exit code or 128+signal; -1 unknown */
     char replaces[CLOUD_ID_MAX]; /* the instance it replaced, "" if none (for time to recover) */
     /* runtime, not saved: health bookkeeping (health.c) */
     int ok_streak, fail_streak;
@@ -144,7 +144,7 @@ struct cloud_chaos;
 struct cloud {
     struct kiln_paths paths;
     struct kiln_config config;
-    char nginx_bin[256];    /* resolved at start; "" when nginx is missing */
+    char nginx_bin[256]; /* resolved at start; "" when nginx is missing */
     int64_t started_us;
 
     pthread_mutex_t mu;
@@ -159,8 +159,8 @@ struct cloud {
     bool dirty; /* state changed since the last save */
 
     /* balancer (balancer.c), under mu */
-    uint64_t lb_wanted;  /* bumped when the routing may have changed */
-    uint64_t lb_applied; /* the last request number whose config is confirmed live */
+    uint64_t lb_wanted;              /* bumped when the routing may have changed */
+    uint64_t lb_applied;             /* the last request number whose config is confirmed live */
     char lb_error[KILN_ERR_MSG_MAX]; /* the last failure, "" if the last run worked */
     uint64_t lb_failed; /* the last request number whose run failed (lb_error says why) */
     struct cloud_balancer *balancer; /* balancer.c's private state; NULL when not started */

@@ -197,7 +197,8 @@ static void stop_modules(struct cloud *c)
 
 static void serve(struct cloud *c, int listen_fd)
 {
-    struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+    struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN},
+                          {.fd = stop_pipe[0], .events = POLLIN}};
     for (;;) {
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
@@ -230,8 +231,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     kiln_config_defaults(&cfg);
     if (kiln_paths_resolve(&paths, o.home, o.config, &err) < 0 ||
-        kiln_paths_ensure_home(&paths, &err) < 0 || kiln_paths_check_socket(paths.socket, &err) < 0 ||
-        kiln_config_load(&cfg, paths.config_file, &err) < 0 || kiln_config_apply_env(&cfg, &err) < 0) {
+        kiln_paths_ensure_home(&paths, &err) < 0 ||
+        kiln_paths_check_socket(paths.socket, &err) < 0 ||
+        kiln_config_load(&cfg, paths.config_file, &err) < 0 ||
+        kiln_config_apply_env(&cfg, &err) < 0) {
         fprintf(stderr, "kilnd: %s\n", err.msg);
         return 1;
     }

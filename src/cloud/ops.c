@@ -19,7 +19,7 @@
 
 /* The most instances one local group may ask for: this is one machine. */
 #define LOCAL_MAX_GROUP_SIZE 50
-#define LB_WAIT_MS 10000
+#define LB_WAIT_MS           10000
 
 /* ---- argument helpers ---- */
 
@@ -42,8 +42,8 @@ static const char *arg_str(const cJSON *args, const char *key, bool required, si
 }
 
 /* Reads an integer argument; `dflt` when absent. -1 on a bad value. */
-static int arg_int(const cJSON *args, const char *key, long long lo, long long hi,
-                   long long dflt, long long *out, struct kiln_err *err)
+static int arg_int(const cJSON *args, const char *key, long long lo, long long hi, long long dflt,
+                   long long *out, struct kiln_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
     if (v == NULL) {
@@ -53,8 +53,9 @@ static int arg_int(const cJSON *args, const char *key, long long lo, long long h
     /* The range first: converting a number beyond long long (1e300) is undefined. */
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi) ||
         v->valuedouble != (double)(long long)v->valuedouble)
-        return kiln_err_set(err, KILN_E_INVALID, "argument \"%s\" must be a whole number from %lld to %lld",
-                            key, lo, hi);
+        return kiln_err_set(err, KILN_E_INVALID,
+                            "argument \"%s\" must be a whole number from %lld to %lld", key, lo,
+                            hi);
     *out = (long long)v->valuedouble;
     return 0;
 }
@@ -185,8 +186,7 @@ static int op_create_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
 {
     const char *app = arg_str(args, "app", true, KILN_APP_MAX + 16, err);
     const char *env = app ? arg_str(args, "env", true, KILN_ENV_MAX + 16, err) : NULL;
-    if (env == NULL || kiln_name_validate_app(app, err) < 0 ||
-        kiln_name_validate_env(env, err) < 0)
+    if (env == NULL || kiln_name_validate_app(app, err) < 0 || kiln_name_validate_env(env, err) < 0)
         return -1;
     const struct kiln_config *cfg = &c->config;
     long long port, interval, timeout, healthy, unhealthy;
@@ -289,8 +289,7 @@ static int op_delete_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
 {
     const char *app = arg_str(args, "app", true, KILN_APP_MAX + 16, err);
     const char *env = app ? arg_str(args, "env", true, KILN_ENV_MAX + 16, err) : NULL;
-    if (env == NULL || kiln_name_validate_app(app, err) < 0 ||
-        kiln_name_validate_env(env, err) < 0)
+    if (env == NULL || kiln_name_validate_app(app, err) < 0 || kiln_name_validate_env(env, err) < 0)
         return -1;
     bool force = arg_bool(args, "force");
     pthread_mutex_lock(&c->mu);
@@ -711,15 +710,15 @@ static int op_lock(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_e
         held = NULL;
     }
     int rc;
-    if (held != NULL && !(held->pid == pid && held->job == (uint64_t)job &&
-                          strcmp(held->host, host) == 0)) {
+    if (held != NULL &&
+        !(held->pid == pid && held->job == (uint64_t)job && strcmp(held->host, host) == 0)) {
         char since[KILN_ISO_TIME_MAX];
         kiln_time_iso(held->since_us, since);
         since[19] = '\0'; /* HH:MM:SS is what a person at the console needs */
         rc = kiln_err_set(err, KILN_E_BUSY, "%s is being %s by job %llu (%s, since %s)", cluster,
                           strcmp(held->what, "deploy") == 0     ? "deployed"
                           : strcmp(held->what, "rollback") == 0 ? "rolled back"
-                                                                 : "changed",
+                                                                : "changed",
                           (unsigned long long)held->job, held->user, since + 11);
         cJSON_AddItemToObject(res, "holder", lock_json(held));
     } else {
@@ -780,8 +779,7 @@ static int op_chaos(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_
 {
     const char *app = arg_str(args, "app", true, KILN_APP_MAX + 16, err);
     const char *env = app ? arg_str(args, "env", true, KILN_ENV_MAX + 16, err) : NULL;
-    if (env == NULL || kiln_name_validate_app(app, err) < 0 ||
-        kiln_name_validate_env(env, err) < 0)
+    if (env == NULL || kiln_name_validate_app(app, err) < 0 || kiln_name_validate_env(env, err) < 0)
         return -1;
     pthread_mutex_lock(&c->mu);
     struct cloud_cluster *x = cloud_find_cluster(c, app, env);

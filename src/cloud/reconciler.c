@@ -298,8 +298,8 @@ static void report_recovery(struct cloud *c, struct cloud_instance *x)
     if (x->healthy_us < old->terminated_us) {
         char msg[512];
         snprintf(msg, sizeof msg,
-                 "%s recovered: %s replaced %s (%s) and was healthy before %s was gone",
-                 x->group, x->id, old->id, old->cause, old->id);
+                 "%s recovered: %s replaced %s (%s) and was healthy before %s was gone", x->group,
+                 x->id, old->id, old->cause, old->id);
         emit_recovered(c, cluster, x, old, 0, msg);
         return;
     }

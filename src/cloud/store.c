@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_VERSION 1
+#define STORE_VERSION   1
 #define STORE_MAX_BYTES (64u << 20)
 
 /* ---- writing ---- */
@@ -137,7 +137,8 @@ cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
     cJSON_AddNumberToObject(root, "version", STORE_VERSION);
     cJSON *a = cJSON_AddArrayToObject(root, "clusters");
     for (size_t i = 0; i < c->clusters.n; i++)
-        cJSON_AddItemToArray(a, cluster_to_json(c->clusters.v[i], runtime, c->config.local.lb_port));
+        cJSON_AddItemToArray(a,
+                             cluster_to_json(c->clusters.v[i], runtime, c->config.local.lb_port));
     a = cJSON_AddArrayToObject(root, "groups");
     for (size_t i = 0; i < c->groups.n; i++)
         cJSON_AddItemToArray(a, group_to_json(c->groups.v[i]));
@@ -383,8 +384,8 @@ static int read_lock(struct reader *r, const cJSON *o, struct cloud_lock *x)
     do {                                                                                           \
         const cJSON *arr_ = cJSON_GetObjectItemCaseSensitive(root, key);                           \
         if (!cJSON_IsArray(arr_)) {                                                                \
-            bad(r, key, "is missing or not an array");                                            \
-            goto fail; /* frees root and what was read so far */                                  \
+            bad(r, key, "is missing or not an array");                                             \
+            goto fail; /* frees root and what was read so far */                                   \
         }                                                                                          \
         int i_ = 0;                                                                                \
         const cJSON *el_;                                                                          \
@@ -394,7 +395,7 @@ static int read_lock(struct reader *r, const cJSON *o, struct cloud_lock *x)
             type *x_ = xcalloc(1, sizeof *x_);                                                     \
             if (!cJSON_IsObject(el_) || fn(r, el_, x_) < 0) {                                      \
                 if (!cJSON_IsObject(el_))                                                          \
-                    bad(r, "", "is not an object");                                               \
+                    bad(r, "", "is not an object");                                                \
                 add(&tmp, x_);                                                                     \
                 goto fail;                                                                         \
             }                                                                                      \

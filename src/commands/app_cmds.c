@@ -45,8 +45,9 @@ static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
     if (kiln_name_validate_app(app, err) < 0)
         return kiln_cmd_usage(err);
     if (env == NULL || url == NULL || port_s == NULL)
-        return kiln_err_set(err, KILN_E_USAGE, "create-app needs --env, --health-check-url and "
-                                               "--port (usage: kiln create-app %s)",
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "create-app needs --env, --health-check-url and "
+                            "--port (usage: kiln create-app %s)",
                             cmd->usage);
     if (kiln_name_validate_env(env, err) < 0)
         return kiln_cmd_usage(err);
@@ -79,8 +80,7 @@ static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
     if (rc < 0)
         return -1;
     if (strcmp(m.name, app) != 0) {
-        kiln_err_set(err, KILN_E_INVALID, "%s/kiln.json describes %s, not %s", srcdir, m.name,
-                     app);
+        kiln_err_set(err, KILN_E_INVALID, "%s/kiln.json describes %s, not %s", srcdir, m.name, app);
         kiln_manifest_free(&m);
         return -1;
     }
@@ -146,8 +146,7 @@ static int delete_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
     struct kiln_provider *p;
     if (with_provider(ctx, &p, err) < 0)
         return -1;
-    int rc = p->ops->delete_app(p, app, env,
-                                kiln_args_flag(&kiln_cmd_delete_app, a, "force"), err);
+    int rc = p->ops->delete_app(p, app, env, kiln_args_flag(&kiln_cmd_delete_app, a, "force"), err);
     kiln_provider_close(p);
     if (rc == 0 && !ctx->json)
         fprintf(ctx->out, "deleted %s-%s\n", app, env);

@@ -132,8 +132,8 @@ static int cloud_stop(struct kiln_ctx *ctx, bool keep, bool all, struct kiln_err
         if (ctx->json)
             fprintf(ctx->out, "{\"stopped\":true,\"instances_stopped\":%d}\n", n);
         else if (all)
-            fprintf(ctx->out, "local cloud stopped, with %d instance%s and its load balancer\n",
-                    n, n == 1 ? "" : "s");
+            fprintf(ctx->out, "local cloud stopped, with %d instance%s and its load balancer\n", n,
+                    n == 1 ? "" : "s");
         else
             fprintf(ctx->out, "local cloud stopped; instances and the load balancer keep running "
                               "and are re-adopted at the next start\n");

@@ -57,8 +57,8 @@ static int history_exec(struct kiln_ctx *ctx, const struct kiln_args *args, stru
     if (ctx->json)
         hp.array = cJSON_CreateArray();
     else
-        fprintf(ctx->out, "%-20s  %-22s  %-10s  %-28s  %5s  %-10s  %6s\n", "TIME", "WHO",
-                "ACTION", "TARGET", "JOB", "RESULT", "TOOK");
+        fprintf(ctx->out, "%-20s  %-22s  %-10s  %-28s  %5s  %-10s  %6s\n", "TIME", "WHO", "ACTION",
+                "TARGET", "JOB", "RESULT", "TOOK");
     size_t malformed = 0;
     int rc = kiln_history_read(ctx->paths.history, app, print_entry, &hp, &malformed, err);
     if (rc == 0 && hp.array != NULL) {

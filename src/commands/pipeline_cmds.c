@@ -30,8 +30,7 @@ static int run_job(struct kiln_ctx *ctx, const char *kind, cJSON *args, const ch
     int rc = kiln_pipeline_run(ctx, job, &result, err);
     if (rc < 0)
         kiln_err_prefix(err, "%s %s failed (job %llu; kiln log %llu)", kind, kiln_job_target(job),
-                        (unsigned long long)kiln_job_id(job),
-                        (unsigned long long)kiln_job_id(job));
+                        (unsigned long long)kiln_job_id(job), (unsigned long long)kiln_job_id(job));
     kiln_job_unref(job);
     if (rc == 0) {
         if (ctx->json) {
@@ -61,8 +60,9 @@ static int get_size(const struct kiln_cmd *cmd, const struct kiln_args *a, const
     char *end;
     long n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || n < 0 || n > 1000)
-        return kiln_err_set(err, KILN_E_USAGE, "--%s must be a whole number from 0 to 1000, not "
-                                               "'%.20s'",
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--%s must be a whole number from 0 to 1000, not "
+                            "'%.20s'",
                             name, v);
     cJSON_AddNumberToObject(args, name, (double)n);
     return 0;
@@ -142,8 +142,9 @@ static int build_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
     const char *v = kiln_args_get(&kiln_cmd_build, a, "version");
     if (v != NULL && (strpbrk(v, "-/ \t") != NULL || v[0] == '\0' || strlen(v) > 64)) {
         cJSON_Delete(args);
-        return kiln_err_set(err, KILN_E_USAGE, "--version '%.64s' may not be empty or hold a "
-                                               "dash, slash or space",
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--version '%.64s' may not be empty or hold a "
+                            "dash, slash or space",
                             v);
     }
     copy_opt(&kiln_cmd_build, a, "version", "version", args);

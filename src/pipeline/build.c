@@ -73,8 +73,8 @@ int pipe_build_into(struct pipe *pp, cJSON *out, struct kiln_err *err)
         return -1;
     if (strcmp(m.name, app) != 0) {
         kiln_err_set(err, KILN_E_INVALID,
-                     "%s/kiln.json is the manifest of %s, not %s; give the right --source",
-                     source, m.name, app);
+                     "%s/kiln.json is the manifest of %s, not %s; give the right --source", source,
+                     m.name, app);
         kiln_manifest_free(&m);
         return -1;
     }
@@ -85,8 +85,8 @@ int pipe_build_into(struct pipe *pp, cJSON *out, struct kiln_err *err)
         return -1;
     char rel[16];
     snprintf(rel, sizeof rel, "%d", release);
-    char *work = xasprintf("%s/build/%s-%llu", pp->ctx->paths.home, app,
-                           (unsigned long long)pp->id);
+    char *work =
+        xasprintf("%s/build/%s-%llu", pp->ctx->paths.home, app, (unsigned long long)pp->id);
     struct kiln_rpmbuild_opts o = {
         .source_dir = source,
         .work_dir = work,

@@ -122,8 +122,7 @@ static int step_create(struct pipe *pp, cJSON *out, struct kiln_err *err)
 static int step_wait_healthy(struct pipe *pp, cJSON *out, struct kiln_err *err)
 {
     return pipe_wait_group(pp, pipe_str(pp, "group"), (int)pipe_int(pp, "desired", 1), false,
-                           pipe_int(pp, "health_timeout_ms",
-                                    pp->ctx->config.health_timeout_ms),
+                           pipe_int(pp, "health_timeout_ms", pp->ctx->config.health_timeout_ms),
                            err);
 }
 
@@ -189,14 +188,14 @@ static int destroy_new(struct pipe *pp, struct kiln_err *err)
     kiln_snapshot_release(snap);
     if (!exists)
         return 0;
-    pipe_log(pp, KILN_LOG_WARN, "destroying %s; the groups serving before were not touched",
-             group);
+    pipe_log(pp, KILN_LOG_WARN, "destroying %s; the groups serving before were not touched", group);
     return pp->prov->ops->group_destroy(pp->prov, group, err);
 }
 
 static int deploy_steps(struct pipe *pp, struct kiln_err *err)
 {
-    if (pipe_step(pp, "plan", step_plan, err) < 0 || pipe_step(pp, "create-group", step_create, err) < 0)
+    if (pipe_step(pp, "plan", step_plan, err) < 0 ||
+        pipe_step(pp, "create-group", step_create, err) < 0)
         return -1;
     if (pipe_step(pp, "wait-healthy", step_wait_healthy, err) < 0) {
         /* Never healthy (or cancelled): the new group goes, the old never changed.

@@ -15,8 +15,7 @@ static int step_apply(struct pipe *pp, cJSON *out, struct kiln_err *err)
     const char *group = pipe_str(pp, "group");
     if (strcmp(pp->kind, "resize") == 0)
         return ops->group_resize(pp->prov, group, (int)pipe_int(pp, "min", 0),
-                                 (int)pipe_int(pp, "max", 0), (int)pipe_int(pp, "desired", 0),
-                                 err);
+                                 (int)pipe_int(pp, "max", 0), (int)pipe_int(pp, "desired", 0), err);
     if (strcmp(pp->kind, "enable") == 0)
         return ops->group_enable(pp->prov, group, err);
     if (strcmp(pp->kind, "disable") == 0)

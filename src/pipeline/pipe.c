@@ -220,8 +220,10 @@ int pipe_wait_group(struct pipe *pp, const char *name, int want, bool in_service
         const struct kiln_group *g = kiln_snapshot_find_group(snap, name);
         if (g == NULL) {
             kiln_snapshot_release(snap);
-            return kiln_err_set(err, KILN_E_NOTFOUND, "server group %s disappeared while kiln "
-                                                      "waited for it", name);
+            return kiln_err_set(err, KILN_E_NOTFOUND,
+                                "server group %s disappeared while kiln "
+                                "waited for it",
+                                name);
         }
         int ready = in_service ? g->in_service : g->healthy;
         if (ready != last_ready) {
@@ -288,17 +290,17 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
              (unsigned long long)pp->id);
     pp->logf = fopen(logpath, "ae");
     if (pp->mode != PIPE_RUN)
-        pipe_log(pp, KILN_LOG_INFO, "%s job %llu by %s", pp->mode == PIPE_RESUME ? "resuming"
-                                                                                  : "aborting",
-                 (unsigned long long)pp->id, pp->owner_user);
+        pipe_log(pp, KILN_LOG_INFO, "%s job %llu by %s",
+                 pp->mode == PIPE_RESUME ? "resuming" : "aborting", (unsigned long long)pp->id,
+                 pp->owner_user);
     else
         pipe_log(pp, KILN_LOG_INFO, "%s %s (job %llu, %s)", pp->kind, pp->target,
                  (unsigned long long)pp->id, pp->owner_user);
 
     int rc = -1;
     /* Who runs the job now, so another kiln can tell it from an interrupted one. */
-    if (kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()),
-                               err) == 0)
+    if (kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()), err) ==
+        0)
         pp->prov = kiln_provider_open(pp->ctx, err);
     int k = kind_index(pp->kind);
     if (pp->prov != NULL) {
@@ -322,8 +324,9 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
     if (strcmp(state, "interrupted") == 0) {
         char why[KILN_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
-        kiln_err_set(err, KILN_E_IO, "%.700s (job %llu is interrupted: kiln resume %llu finishes "
-                                     "it, kiln abort %llu undoes it)",
+        kiln_err_set(err, KILN_E_IO,
+                     "%.700s (job %llu is interrupted: kiln resume %llu finishes "
+                     "it, kiln abort %llu undoes it)",
                      why, (unsigned long long)pp->id, (unsigned long long)pp->id,
                      (unsigned long long)pp->id);
     }
@@ -455,8 +458,8 @@ struct kiln_job *kiln_pipeline_submit(struct kiln_ctx *ctx, const char *kind, cJ
         if (kiln_journal_next_id(ctx->paths.journal_dir, &pp->id, err) < 0)
             break;
         struct kiln_err jerr = {0};
-        pp->journal = kiln_journal_create(ctx->paths.journal_dir, pp->id, kind, pp->target, args,
-                                          &jerr);
+        pp->journal =
+            kiln_journal_create(ctx->paths.journal_dir, pp->id, kind, pp->target, args, &jerr);
         if (pp->journal != NULL || jerr.code != KILN_E_EXISTS) {
             if (pp->journal == NULL && err != NULL)
                 *err = jerr;
@@ -488,8 +491,9 @@ static struct kiln_job *reopen(struct kiln_ctx *ctx, uint64_t id, enum pipe_mode
         return NULL;
     }
     if (strcmp(state, "running") != 0 && strcmp(state, "interrupted") != 0) {
-        kiln_err_set(err, KILN_E_INVALID, "job %llu already ended (%s); only interrupted jobs "
-                                          "can be resumed or aborted",
+        kiln_err_set(err, KILN_E_INVALID,
+                     "job %llu already ended (%s); only interrupted jobs "
+                     "can be resumed or aborted",
                      (unsigned long long)id, state);
         kiln_journal_free(j);
         return NULL;

@@ -58,8 +58,8 @@ static int step_plan(struct pipe *pp, cJSON *out, struct kiln_err *err)
             desired = current && current->desired > 0 ? current->desired : 1;
         cJSON_AddStringToObject(out, "target", target->name);
         cJSON_AddNumberToObject(out, "target_desired", desired);
-        cJSON_AddNumberToObject(out, "target_min", target->min_size > desired ? desired
-                                                                              : target->min_size);
+        cJSON_AddNumberToObject(out, "target_min",
+                                target->min_size > desired ? desired : target->min_size);
         cJSON_AddNumberToObject(out, "target_max",
                                 target->max_size < desired ? desired : target->max_size);
         pipe_log(pp, KILN_LOG_INFO, "rolling back %s-%s to %s (%s) from %s", app, envname,
@@ -102,8 +102,8 @@ static int step_enable(struct pipe *pp, cJSON *out, struct kiln_err *err)
 
 static int step_wait_in_service(struct pipe *pp, cJSON *out, struct kiln_err *err)
 {
-    return pipe_wait_group(pp, pipe_str(pp, "target"), (int)pipe_int(pp, "target_desired", 1),
-                           true, IN_SERVICE_TIMEOUT_MS, err);
+    return pipe_wait_group(pp, pipe_str(pp, "target"), (int)pipe_int(pp, "target_desired", 1), true,
+                           IN_SERVICE_TIMEOUT_MS, err);
 }
 
 static int step_disable_current(struct pipe *pp, cJSON *out, struct kiln_err *err)
@@ -136,9 +136,9 @@ int pipe_rollback(struct pipe *pp, struct kiln_err *err)
         return -1;
     pp->result = cJSON_CreateObject();
     cJSON_AddStringToObject(pp->result, "group", pipe_str(pp, "target"));
-    cJSON_AddItemToObject(pp->result, "disabled",
-                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(pp->data, "current"),
-                                          true));
+    cJSON_AddItemToObject(
+        pp->result, "disabled",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(pp->data, "current"), true));
     return 0;
 }
 

@@ -34,7 +34,7 @@ extern char **environ;
 
 /* How long the app gets to answer its health check twice in a row. */
 #define TRY_TIMEOUT_MS 15000
-#define TRY_PROBE_MS 200
+#define TRY_PROBE_MS   200
 
 static void on_line(void *ctx, enum kiln_stream stream, const char *line)
 {
@@ -58,8 +58,8 @@ static int free_port(struct kiln_err *err)
 }
 
 /* The RPM to try: built from --source into the work dir, or a package of the repo. */
-static int find_rpm(struct pipe *pp, const char *work, char *rpm, size_t n, char *nvr,
-                    size_t nn, struct kiln_err *err)
+static int find_rpm(struct pipe *pp, const char *work, char *rpm, size_t n, char *nvr, size_t nn,
+                    struct kiln_err *err)
 {
     const char *source = pipe_str(pp, "source");
     if (source != NULL) {
@@ -112,13 +112,11 @@ static int find_manifest(struct pipe *pp, const char *nvr, struct kiln_manifest 
 
 static int install(struct pipe *pp, const char *rpm, const char *root, struct kiln_err *err)
 {
-    const char *argv[] = {"rpm",   "--root",  root,          "--dbpath", "/var/lib/rpm",
-                          "--force-debian", "-i", "--nodeps", "--noscripts", rpm, NULL};
-    struct kiln_spawn_opts o = {.argv = argv,
-                                .timeout_ms = 120000,
-                                .on_line = on_line,
-                                .ctx = pp,
-                                .package = "rpm"};
+    const char *argv[] = {
+        "rpm",      "--root",      root, "--dbpath", "/var/lib/rpm", "--force-debian", "-i",
+        "--nodeps", "--noscripts", rpm,  NULL};
+    struct kiln_spawn_opts o = {
+        .argv = argv, .timeout_ms = 120000, .on_line = on_line, .ctx = pp, .package = "rpm"};
     int status = 0;
     if (kiln_spawn_run(&o, &status, err) < 0)
         return -1;
@@ -250,8 +248,8 @@ static int health_gate(struct pipe *pp, pid_t pid, const char *url, struct probe
         if ((kiln_mono_us() - t0) / 1000 > TRY_TIMEOUT_MS) {
             const char *b = kiln_strbuf_str(&p->body);
             return kiln_err_set(err, KILN_E_FAILED, "%s answered %s%ld%s%.200s", url,
-                                p->code ? "HTTP " : "", p->code,
-                                p->code ? ": " : " (no answer)", p->code ? b : "");
+                                p->code ? "HTTP " : "", p->code, p->code ? ": " : " (no answer)",
+                                p->code ? b : "");
         }
         if (kiln_job_check_cancel(pp->job, err) < 0)
             return -1;

@@ -523,8 +523,7 @@ static void test_launch_report(struct cloud *c)
            x->lb_state == KILN_LB_OUT_OF_SERVICE,
        "running, health unknown, out of service");
     ok(pid > 0 && port > 0 && port < 65536, "pid %d, port %d", (int)pid, port);
-    ok(x->start_ticks != 0 && x->start_ticks == kiln_proc_start_ticks(pid),
-       "start ticks recorded");
+    ok(x->start_ticks != 0 && x->start_ticks == kiln_proc_start_ticks(pid), "start ticks recorded");
     ok(kiln_instance_id_validate(id, NULL) == 0, "id %s is an instance id", id);
     pthread_mutex_unlock(&c->mu);
 

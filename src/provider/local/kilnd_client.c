@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define PROTOCOL_VERSION 1
-#define REPLY_MAX (64u << 20)
+#define REPLY_MAX        (64u << 20)
 /* kilnd answers most operations at once; bakes and load balancer switches take
  * seconds. Beyond this, something is wrong and the user should hear about it. */
 #define CALL_TIMEOUT_MS 600000
@@ -93,8 +93,8 @@ int kiln_kilnd_start(const struct kiln_paths *paths, const char *config, bool *s
         return 0;
     }
     char bin[PATH_MAX];
-    const char *argv[] = {kiln_kilnd_binary(bin, sizeof bin), "--home", paths->home, NULL, NULL,
-                          NULL};
+    const char *argv[] = {
+        kiln_kilnd_binary(bin, sizeof bin), "--home", paths->home, NULL, NULL, NULL};
     if (config != NULL) {
         argv[3] = "--config";
         argv[4] = config;
@@ -106,7 +106,8 @@ int kiln_kilnd_start(const struct kiln_paths *paths, const char *config, bool *s
     int rc = kiln_spawn_run(&o, &status, err);
     if (rc == 0 && status != 0 && status != 3) {
         kiln_err_set(err, KILN_E_FAILED, "could not start the local cloud (kilnd): %s",
-                     out.len ? out.buf : "it exited with an error (see kilnd.log in the state dir)");
+                     out.len ? out.buf
+                             : "it exited with an error (see kilnd.log in the state dir)");
         rc = -1;
     } else if (rc < 0) {
         kiln_err_prefix(err, "could not start the local cloud");
@@ -221,8 +222,8 @@ static int read_line(struct kiln_kilnd *k, int timeout_ms, char **line, struct k
 static enum kiln_errcode code_from_name(const char *name)
 {
     static const enum kiln_errcode codes[] = {
-        KILN_E_FAILED,  KILN_E_USAGE,   KILN_E_INVALID,   KILN_E_NOTFOUND,
-        KILN_E_EXISTS,  KILN_E_IO,      KILN_E_BUSY,      KILN_E_TIMEOUT,
+        KILN_E_FAILED,    KILN_E_USAGE, KILN_E_INVALID,  KILN_E_NOTFOUND,
+        KILN_E_EXISTS,    KILN_E_IO,    KILN_E_BUSY,     KILN_E_TIMEOUT,
         KILN_E_CANCELLED, KILN_E_NOMEM, KILN_E_READONLY,
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
@@ -258,8 +259,7 @@ int kiln_kilnd_call(struct kiln_kilnd *k, const char *op, cJSON *args, cJSON **r
     char *line = NULL;
     rc = read_line(k, CALL_TIMEOUT_MS, &line, err);
     if (rc == 0)
-        return kiln_err_set(err, KILN_E_TIMEOUT, "the local cloud did not answer '%s' in time",
-                            op);
+        return kiln_err_set(err, KILN_E_TIMEOUT, "the local cloud did not answer '%s' in time", op);
     if (rc < 0)
         return -1;
     cJSON *reply = cJSON_Parse(line);
@@ -298,8 +298,7 @@ int kiln_kilnd_subscribe(struct kiln_kilnd *k, uint64_t since, struct kiln_err *
     return kiln_kilnd_call(k, "subscribe", args, NULL, err);
 }
 
-int kiln_kilnd_next_event(struct kiln_kilnd *k, int timeout_ms, cJSON **event,
-                          struct kiln_err *err)
+int kiln_kilnd_next_event(struct kiln_kilnd *k, int timeout_ms, cJSON **event, struct kiln_err *err)
 {
     *event = NULL;
     char *line = NULL;

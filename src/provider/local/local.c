@@ -150,9 +150,9 @@ static int add_clusters(struct kiln_snapshot *snap, const cJSON *state, struct k
 static const char *image_package(const cJSON *state, const char *image)
 {
     const cJSON *i;
-    cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(state, "images"))
-        if (strcmp(jstr(i, "id"), image) == 0)
-            return jstr(i, "package");
+    cJSON_ArrayForEach(
+        i, cJSON_GetObjectItemCaseSensitive(state, "images")) if (strcmp(jstr(i, "id"), image) ==
+                                                                  0) return jstr(i, "package");
     return "";
 }
 
@@ -162,10 +162,11 @@ static unsigned suspended_bits(const cJSON *g)
                                         "AddToLoadBalancer"};
     unsigned bits = 0;
     const cJSON *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(g, "suspended"))
-        for (unsigned i = 0; i < 5; i++)
-            if (cJSON_IsString(s) && strcmp(s->valuestring, names[i]) == 0)
-                bits |= 1u << i;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(
+                              g, "suspended")) for (unsigned i = 0; i < 5;
+                                                    i++) if (cJSON_IsString(s) &&
+                                                             strcmp(s->valuestring, names[i]) == 0)
+        bits |= 1u << i;
     return bits;
 }
 
@@ -239,9 +240,8 @@ int kiln_local_snapshot_from_state(const cJSON *state, struct kiln_snapshot **ou
     }
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(state, "packages"))
     {
-        struct kiln_package pk = {.nvr = jstr(x, "nvr"),
-                                  .file = jstr(x, "file"),
-                                  .created_us = ji64(x, "created_us")};
+        struct kiln_package pk = {
+            .nvr = jstr(x, "nvr"), .file = jstr(x, "file"), .created_us = ji64(x, "created_us")};
         if (rc == 0 && kiln_snapshot_add_package(snap, &pk, err) == NULL)
             rc = -1;
     }
@@ -325,9 +325,9 @@ static int local_bake(struct kiln_provider *p, const char *nvr, const char *app,
     int rc = call(p, "bake", a, &res, err);
     /* kilnd returns the bake's output with the result (or the error's detail). */
     const cJSON *line;
-    cJSON_ArrayForEach(line, cJSON_GetObjectItemCaseSensitive(res, "log"))
-        if (cJSON_IsString(line) && on_line != NULL)
-            on_line(line_ctx, line->valuestring);
+    cJSON_ArrayForEach(line, cJSON_GetObjectItemCaseSensitive(
+                                 res, "log")) if (cJSON_IsString(line) && on_line != NULL)
+        on_line(line_ctx, line->valuestring);
     if (rc == 0) {
         snprintf(image, n, "%s", jstr(res, "image"));
         *cached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "cached"));
@@ -359,8 +359,7 @@ static int local_group_resize(struct kiln_provider *p, const char *name, int min
     return call(p, "group-resize", a, NULL, err);
 }
 
-static int group_op(struct kiln_provider *p, const char *op, const char *name,
-                    struct kiln_err *err)
+static int group_op(struct kiln_provider *p, const char *op, const char *name, struct kiln_err *err)
 {
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "name", name);
@@ -416,8 +415,8 @@ static cJSON *owner_json(const struct kiln_lock_owner *o)
     return w;
 }
 
-static int local_lock(struct kiln_provider *p, const char *cluster,
-                      const struct kiln_lock_owner *o, struct kiln_err *err)
+static int local_lock(struct kiln_provider *p, const char *cluster, const struct kiln_lock_owner *o,
+                      struct kiln_err *err)
 {
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "cluster", cluster);
