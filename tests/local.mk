@@ -42,7 +42,9 @@ E2E_TESTS = \
 	tests/e2e/chaos.sh \
 	tests/e2e/faults.sh \
 	tests/e2e/valgrind.sh \
-	tests/e2e/killsteps.sh
+	tests/e2e/killsteps.sh \
+	tests/e2e/aws.sh \
+	tests/e2e/secrets.sh
 TESTS += $(E2E_TESTS)
 
 EXTRA_DIST += tests/lib/cloudtest.h tests/lib/tap.h tests/lib/harness.sh tests/lib/kilnd_api.py $(E2E_TESTS)

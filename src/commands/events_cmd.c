@@ -107,13 +107,32 @@ static int events_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
     if (kiln_ctx_setup(ctx, err) < 0)
         return -1;
     uint64_t last = 0;
-    if (print_recorded(ctx, &last, err) < 0)
+    bool follow = kiln_args_flag(&kiln_cmd_events, a, "follow");
+    const char *prov = ctx->opts.provider;
+    if (prov == NULL)
+        prov = kiln_provider_kind_name(ctx->config.provider);
+    bool aws = strcmp(prov, "aws") == 0;
+    /* kilnd records the local cloud's events in events.log; AWS keeps its own record
+     * (scaling activities), which the provider replays for any `since` > 0. */
+    if (!aws && print_recorded(ctx, &last, err) < 0)
         return -1;
-    if (!kiln_args_flag(&kiln_cmd_events, a, "follow"))
+    if (!follow && !aws)
         return 0;
     struct kiln_provider *p = kiln_provider_open(ctx, err);
     if (p == NULL)
         return -1;
+    if (aws) {
+        struct kiln_event e;
+        int r;
+        while ((r = p->ops->next_event(p, last ? last : 1, 0, &e, err)) == 1) {
+            print_event(ctx, &e);
+            last = e.seq;
+        }
+        if (r < 0 || !follow) {
+            kiln_provider_close(p);
+            return r < 0 ? -1 : 0;
+        }
+    }
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
     int rc = 0;

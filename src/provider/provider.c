@@ -2,6 +2,7 @@
 #include "kiln/provider.h"
 
 #include "kiln/context.h"
+#include "provider/aws/aws.h"
 #include "provider/local/local.h"
 
 #include <string.h>
@@ -15,6 +16,8 @@ struct kiln_provider *kiln_provider_open(struct kiln_ctx *ctx, struct kiln_err *
         name = kiln_provider_kind_name(ctx->config.provider);
     if (strcmp(name, "local") == 0)
         return kiln_local_open(&ctx->paths, ctx->opts.config, err);
+    if (strcmp(name, "aws") == 0)
+        return kiln_aws_open(ctx, err);
     kiln_err_set(err, KILN_E_FAILED,
                  "the %s provider is not part of this build yet; use --provider local", name);
     return NULL;
