@@ -40,6 +40,10 @@ static inline int kiln_cmd_usage(struct kiln_err *err)
     return -1;
 }
 
+/* The headless chaos monkey (src/commands/chaos_run.c), for `kiln chaos run`. */
+int kiln_chaos_run(struct kiln_ctx *ctx, const char *hours, bool weekdays, const char *duration,
+                   struct kiln_err *err);
+
 /* Prints the whole program's usage (global options and command list). */
 void kiln_print_usage(FILE *out, bool read_only);
 

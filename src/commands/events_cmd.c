@@ -177,6 +177,11 @@ static const struct kiln_opt chaos_opts[] = {
      KILN_COMPLETE_NONE},
     {"min-time-between-kills", "DUR", "never two kills closer than this (e.g. 10s)",
      KILN_COMPLETE_NONE},
+    {"hours", "FROM-TO", "run: kill only between these hours, local time (default 9-15; any)",
+     KILN_COMPLETE_NONE},
+    {"weekdays", NULL, "run: kill only Monday to Friday", KILN_COMPLETE_NONE},
+    {"duration", "DUR", "run: stop after this long (default: until interrupted)",
+     KILN_COMPLETE_NONE},
     {0},
 };
 
@@ -208,6 +213,14 @@ static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
     const char *app = a->positional[0];
     if (strcmp(app, "status") == 0)
         return chaos_status(ctx, err);
+    if (strcmp(app, "run") == 0) {
+        if (ctx->read_only)
+            return kiln_err_set(err, KILN_E_READONLY, "'chaos run' kills instances and kiln is "
+                                                      "in read-only mode; nothing was done");
+        return kiln_chaos_run(ctx, kiln_args_get(cmd, a, "hours"),
+                              kiln_args_flag(cmd, a, "weekdays"),
+                              kiln_args_get(cmd, a, "duration"), err);
+    }
     const char *env = kiln_args_get(cmd, a, "env");
     if (kiln_name_validate_app(app, err) < 0)
         return kiln_cmd_usage(err);
@@ -243,11 +256,15 @@ static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
 const struct kiln_cmd kiln_cmd_chaos = {
     .name = "chaos",
     .usage = "APP --env ENV --enable|--disable [--mean-time-between-kills DUR] "
-             "[--min-time-between-kills DUR] | status",
+             "[--min-time-between-kills DUR] | status | run [--hours FROM-TO] [--weekdays] "
+             "[--duration DUR]",
     .summary = "the chaos monkey: kill instances of an app on purpose",
     .help = "Opt-in per app and env: kills a random instance of the enabled group with\n"
             "SIGKILL, on average every --mean-time-between-kills, never two within\n"
-            "--min-time-between-kills. Every kill is an event with cause chaos.",
+            "--min-time-between-kills. Every kill is an event with cause chaos.\n"
+            "The local cloud's monkey runs in kilnd. On AWS, `kiln chaos run` is the monkey:\n"
+            "it kills in the opted-in clusters within --hours (and --weekdays), logs every\n"
+            "kill, and runs until interrupted or for --duration.",
     .opts = chaos_opts,
     .min_positional = 1,
     .max_positional = 1,

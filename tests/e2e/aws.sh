@@ -198,6 +198,19 @@ is "$(elb_tag hello-world-test kiln:chaos)" "on mean=30000 min=10000" \
 run "$KILN" chaos status
 like "$OUT" "hello-world-test +ON +mean 30.0s, min 10.0s" "chaos status reads it back"
 
+# The headless monkey: a 1 s mean, 500 ms minimum, for 6 s.
+run "$KILN" chaos hello-world --env test --enable --mean-time-between-kills 1s \
+    --min-time-between-kills 500ms
+run "$KILN" chaos run --hours any --duration 6s
+is "$RC" 0 "chaos run runs for its duration"
+kills=$(printf '%s\n' "$OUT" | grep -c ' chaos hello-world-test i-[0-9a-f]*: killed$')
+ok "$([ "$kills" -ge 2 ]; echo $?)" "and kills instances of the enabled group ($kills), each logged"
+run "$KILN" history hello-world
+like "$OUT" "chaos +hello-world-test .*killed" "every kill is in the history"
+run "$KILN" --read-only chaos run --duration 1s
+like "$ERR" "read-only mode" "read-only refuses chaos run"
+run "$KILN" chaos hello-world --env test --disable
+
 # --- faults ------------------------------------------------------------------------------------
 
 fx POST config '{"throttle_rate": 0.2, "error_rate": 0.2}' >/dev/null
