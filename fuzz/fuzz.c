@@ -4,6 +4,8 @@
 #include "kiln/names.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,6 +63,27 @@ static void remove_tmpdir(void)
         remove_tree(tmpdir);
 }
 
+/* A target that crashes or is killed cannot remove its directory: the next one removes
+ * those whose process (named in the directory's name) is gone. */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int pid;
+        char rest[64];
+        if (sscanf(de->d_name, "kiln-fuzz.%d.%63s", &pid, rest) != 2 || pid <= 0 ||
+            kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", base, de->d_name);
+        remove_tree(p);
+    }
+    closedir(d);
+}
+
 const char *fuzz_tmpdir(void)
 {
     if (tmpdir[0] != '\0')
@@ -69,7 +92,8 @@ const char *fuzz_tmpdir(void)
     for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
         if (bases[i] == NULL || bases[i][0] == '\0' || access(bases[i], W_OK) != 0)
             continue;
-        snprintf(tmpdir, sizeof tmpdir, "%s/kiln-fuzz.XXXXXX", bases[i]);
+        remove_stale(bases[i]);
+        snprintf(tmpdir, sizeof tmpdir, "%s/kiln-fuzz.%d.XXXXXX", bases[i], (int)getpid());
         if (mkdtemp(tmpdir) != NULL) {
             atexit(remove_tmpdir);
             return tmpdir;

@@ -25,7 +25,8 @@ __attribute__((noreturn, format(printf, 1, 2))) void fuzz_fail(const char *fmt, 
 char *fuzz_cstr(const uint8_t *data, size_t size);
 
 /* A private directory, made on first use under $FUZZ_TMPDIR, /dev/shm (memory, so
- * files cost no disk I/O) or $TMPDIR, and removed with its files at exit. */
+ * files cost no disk I/O) or $TMPDIR, and removed with its files at exit (or, after a
+ * crash, by the next target that starts). */
 const char *fuzz_tmpdir(void);
 
 /* "<fuzz_tmpdir()>/<name>", malloc'd. */

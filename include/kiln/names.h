@@ -91,4 +91,9 @@ const char *kiln_name_quote(const char *s, char *buf, size_t size);
  * (other than " and \): text that is safe to print as it is. */
 bool kiln_text_printable(const char *s);
 
+/* Makes s printable in place (so that kiln_text_printable(s) holds): each control
+ * character, invisible or direction-changing character and invalid UTF-8 byte becomes
+ * '?'. For text from outside (an API's error message) that reaches a terminal. */
+void kiln_text_sanitize(char *s);
+
 #endif

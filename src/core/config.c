@@ -1063,17 +1063,23 @@ const char *kiln_bake_method_name(enum kiln_bake_method method)
     return (unsigned)method < 2 ? bake_method_names[method] : "unknown";
 }
 
-/* Writes a string value so that the parser reads it back unchanged: in quotes when
- * inih would otherwise strip its spaces, take it for a comment, or strip quotes. */
-static void dump_string(FILE *out, const char *v)
+/* The longest line inih takes (read_line refuses longer ones). */
+#define LINE_MAX_CHARS (INI_MAX_LINE - 2)
+
+/* Writes "name = value" so that the parser reads it back unchanged: the value in
+ * quotes when inih would otherwise strip its spaces, take it for a comment, or strip
+ * quotes; and without the spaces around '=' when the line would otherwise be too
+ * long, since a value that loaded as name=value must load again. */
+static void dump_string(FILE *out, const char *name, const char *v)
 {
     size_t n = strlen(v);
     bool quote = n > 0 && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) ||
                            v[0] == ';' || (n >= 2 && v[0] == '"' && v[n - 1] == '"'));
+    const char *eq = strlen(name) + 3 + n + (quote ? 2 : 0) > LINE_MAX_CHARS ? "=" : " = ";
     if (n == 0)
-        fprintf(out, "\n");
+        fprintf(out, "%s =\n", name);
     else
-        fprintf(out, quote ? " \"%s\"\n" : " %s\n", v);
+        fprintf(out, quote ? "%s%s\"%s\"\n" : "%s%s%s\n", name, eq, v);
 }
 
 void kiln_config_dump(const struct kiln_config *cfg, FILE *out)
@@ -1088,8 +1094,7 @@ void kiln_config_dump(const struct kiln_config *cfg, FILE *out)
             if (cfg->n_keys == 0)
                 fprintf(out, "# no bindings: the console's defaults apply\n");
             for (size_t i = 0; i < cfg->n_keys; i++) {
-                fprintf(out, "%s =", cfg->keys[i].action);
-                dump_string(out, cfg->keys[i].key);
+                dump_string(out, cfg->keys[i].action, cfg->keys[i].key);
             }
             continue;
         }
@@ -1099,7 +1104,8 @@ void kiln_config_dump(const struct kiln_config *cfg, FILE *out)
             int iv;
             if (strcmp(k->section, section) != 0)
                 continue;
-            fprintf(out, "%s =", k->name);
+            if (k->type != T_STRING && k->type != T_LIST)
+                fprintf(out, "%s =", k->name);
             switch (k->type) {
             case T_BOOL:
                 fprintf(out, " %s\n", *(const bool *)m ? "true" : "false");
@@ -1117,13 +1123,21 @@ void kiln_config_dump(const struct kiln_config *cfg, FILE *out)
                 fprintf(out, " %s\n", buf);
                 break;
             case T_STRING:
-                dump_string(out, *(const char *const *)m);
+                dump_string(out, k->name, *(const char *const *)m);
                 break;
-            case T_LIST:
+            case T_LIST: {
+                /* "a, b" as people write lists; "a,b" when that would not fit a line. */
+                size_t len = strlen(k->name) + 2; /* "name =", then " a", ", b", ... */
                 for (size_t j = 0; j < cfg->n_protected_envs; j++)
-                    fprintf(out, "%s%s", j == 0 ? " " : ", ", cfg->protected_envs[j]);
+                    len += (j == 0 ? 1 : 2) + strlen(cfg->protected_envs[j]);
+                bool tight = len > LINE_MAX_CHARS;
+                fprintf(out, "%s%s", k->name, tight ? "=" : " =");
+                for (size_t j = 0; j < cfg->n_protected_envs; j++)
+                    fprintf(out, "%s%s", j == 0 ? (tight ? "" : " ") : (tight ? "," : ", "),
+                            cfg->protected_envs[j]);
                 fprintf(out, "\n");
                 break;
+            }
             }
         }
     }

@@ -137,6 +137,28 @@ bool kiln_text_printable(const char *s)
     return true;
 }
 
+void kiln_text_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t n = strlen(s), o = 0;
+
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        size_t k = utf8_decode(p + i, n - i, &cp);
+        if (k == 0 || invisible(cp)) {
+            /* A control, a direction override, a broken sequence: one '?' per byte or
+             * character, so nothing can move the cursor or reorder what people read. */
+            p[o++] = '?';
+            i += k ? k : 1;
+            continue;
+        }
+        memmove(p + o, p + i, k);
+        o += k;
+        i += k;
+    }
+    p[o] = '\0';
+}
+
 /* "'x' at position 3" for the character starting at byte i of s, counting
  * characters (not bytes) from 1, so that the position matches what people see. */
 static const char *describe_char_at(const char *s, size_t i, char *buf, size_t size)

@@ -298,5 +298,13 @@ int main(void)
     test_ids();
     test_hostile_input();
     test_quote();
+    {
+        /* Text from outside made safe for a terminal: escapes, direction overrides and
+         * broken UTF-8 become '?', printable UTF-8 stays. */
+        char t[] = "a\x1b[31mb\xe2\x80\xae" "c\xff d \xc3\xa9";
+        kiln_text_sanitize(t);
+        is_str(t, "a?[31mb?c? d \xc3\xa9", "kiln_text_sanitize replaces what could fool a terminal");
+        ok(kiln_text_printable(t), "and the result is printable");
+    }
     return done_testing();
 }

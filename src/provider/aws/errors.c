@@ -1,5 +1,6 @@
 /* kiln: AWS error responses, three formats into one sentence (see kiln/aws_error.h). */
 #include "kiln/aws_error.h"
+#include "kiln/names.h"
 #include "kiln/aws_xml.h"
 
 #include <ctype.h>
@@ -133,6 +134,11 @@ void kiln_aws_error_parse(const char *body, size_t len, long status, const char 
     }
     if (e->request_id[0] == '\0' && header_request_id)
         snprintf(e->request_id, sizeof e->request_id, "%s", header_request_id);
+    /* What a server says ends up on a terminal: no escapes, no direction overrides. */
+    kiln_text_sanitize(e->code);
+    kiln_text_sanitize(e->message);
+    kiln_text_sanitize(e->type);
+    kiln_text_sanitize(e->request_id);
 }
 
 bool kiln_aws_error_retryable(const struct kiln_aws_error *e)
