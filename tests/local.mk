@@ -44,10 +44,11 @@ E2E_TESTS = \
 	tests/e2e/valgrind.sh \
 	tests/e2e/killsteps.sh \
 	tests/e2e/aws.sh \
-	tests/e2e/secrets.sh
+	tests/e2e/secrets.sh \
+	tests/e2e/aws_fixture.sh
 TESTS += $(E2E_TESTS)
 
-EXTRA_DIST += tests/lib/cloudtest.h tests/lib/tap.h tests/lib/harness.sh tests/lib/kilnd_api.py $(E2E_TESTS)
+EXTRA_DIST += tests/lib/aws_fixture.py tests/lib/test_aws_fixture.py tests/lib/cloudtest.h tests/lib/tap.h tests/lib/harness.sh tests/lib/kilnd_api.py $(E2E_TESTS)
 
 # The threaded tests again, for `make check-threads` in a --enable-tsan build.
 THREAD_TESTS = tests/unit/test_cloud_instances tests/unit/test_cloud_reconciler tests/unit/test_cloud_health tests/unit/test_cloud_balancer tests/unit/test_cloud_images tests/unit/test_logring tests/unit/test_wake tests/unit/test_job tests/unit/test_model tests/unit/test_spawn tests/unit/test_history

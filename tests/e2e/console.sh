@@ -224,6 +224,8 @@ ok $? "Deploy asks for a confirmation"
 like "$(screen_masked)" 'kiln deploy hello-world --env test --package hello-world-' \
     "showing the command line it runs"
 tmux_keys y
+screen_wait 30 'deploy hello-world-test .*[0-9]/2'
+ok $? "the status line shows the running deploy with its progress bar"
 screen_wait 60 'job [0-9]+ deploy hello-world-test succeeded'
 ok $? "the deploy runs as a job, its log streams to the end"
 like "$(screen_masked)" 'hello-world-test-v001: 2/2 in service' "the log shows its steps"

@@ -18,7 +18,33 @@ Every request and response shape comes from botocore's service models (the same
 service-2.json files the AWS SDKs are generated from): Query/EC2 form parameters are
 decoded by inverting botocore's serializers, and responses are encoded from the model's
 output shapes (locationName, <item>/<member> list elements, resultWrapper, namespaces),
-so member names and list forms are the real ones. The state is simulated:
+so member names and list forms are the real ones. Actions (any other answers InvalidAction):
+
+  ec2          DescribeInstances RunInstances TerminateInstances DescribeImages CreateImage
+               DeregisterImage CreateTags DeleteTags CreateLaunchTemplate
+               CreateLaunchTemplateVersion ModifyLaunchTemplate DeleteLaunchTemplate
+               DescribeLaunchTemplates DescribeLaunchTemplateVersions
+               DescribeAvailabilityZones DescribeSubnets DescribeVpcs
+  autoscaling  CreateAutoScalingGroup DescribeAutoScalingGroups UpdateAutoScalingGroup
+               SetDesiredCapacity DeleteAutoScalingGroup SuspendProcesses ResumeProcesses
+               AttachLoadBalancers DetachLoadBalancers TerminateInstanceInAutoScalingGroup
+               DescribeScalingActivities CreateOrUpdateTags DeleteTags DescribeTags
+               DescribeAutoScalingInstances
+  elasticloadbalancing (classic)  CreateLoadBalancer DescribeLoadBalancers DeleteLoadBalancer
+               ConfigureHealthCheck DescribeInstanceHealth RegisterInstancesWithLoadBalancer
+               DeregisterInstancesFromLoadBalancer AddTags RemoveTags DescribeTags
+  sts          GetCallerIdentity AssumeRole
+  route53      ListHostedZonesByName ListHostedZones GetHostedZone ListResourceRecordSets
+               ChangeResourceRecordSets GetChange
+
+The account is 123456789012 in us-east-1 (zones us-east-1a/b/c, one default VPC with a
+subnet per zone); the base AMI ami-0a1b2c3d4e5f60718 (kiln-base-x86_64, owned by amazon)
+always exists. --seed-asgs N --seed-instances M adds, for i in 1..N, an AMI, a launch
+template and an Auto Scaling group app{i}-test-v000 (tags kiln:app=app{i}, kiln:env=test)
+of M running instances, InService behind a classic ELB app{i}-test, and with
+--hosted-zone a CNAME app{i}-test.<zone> to it.
+
+The state is simulated:
 
   * EC2 instances go pending -> running after 0.5 s, shutting-down -> terminated after
     0.5 s, and terminated ones stay visible for --terminated-ttl seconds; AMIs made by
@@ -1500,6 +1526,90 @@ def ec2_describe_launch_template_versions(st, p, ctx):
     if nxt:
         out["NextToken"] = nxt
     return out
+
+
+ZONE_IDS = {"us-east-1a": "use1-az1", "us-east-1b": "use1-az2", "us-east-1c": "use1-az4"}
+
+AZ_FILTERS = {
+    "state": lambda z: ["available"],
+    "zone-name": lambda z: [z],
+    "zone-id": lambda z: [ZONE_IDS[z]],
+    "region-name": lambda z: [REGION],
+    "zone-type": lambda z: ["availability-zone"],
+    "opt-in-status": lambda z: ["opt-in-not-required"],
+    "group-name": lambda z: [REGION],
+}
+
+
+@op("ec2", "DescribeAvailabilityZones")
+def ec2_describe_azs(st, p, ctx):
+    names = p.get("ZoneNames") or []
+    for n in names:
+        if n not in AZS:
+            raise AwsError("InvalidParameterValue", "The zone '%s' does not exist." % n)
+    ids = p.get("ZoneIds") or []
+    zones = [z for z in AZS if (not names or z in names) and (not ids or ZONE_IDS[z] in ids)]
+    zones = ec2_filtered(zones, p.get("Filters"), AZ_FILTERS, lambda z: {})
+    return {"AvailabilityZones": [{
+        "State": "available", "OptInStatus": "opt-in-not-required", "Messages": [],
+        "RegionName": REGION, "ZoneName": z, "ZoneId": ZONE_IDS[z], "GroupName": REGION,
+        "NetworkBorderGroup": REGION, "ZoneType": "availability-zone"} for z in zones]}
+
+
+SUBNET_FILTERS = {
+    "subnet-id": lambda s: [s],
+    "vpc-id": lambda s: [VPC_ID],
+    "availability-zone": lambda s: [SUBNETS[s]],
+    "availability-zone-id": lambda s: [ZONE_IDS[SUBNETS[s]]],
+    "state": lambda s: ["available"],
+    "default-for-az": lambda s: ["true"],
+    "cidr-block": lambda s: ["10.0.%d.0/20" % (16 * sorted(SUBNETS).index(s))],
+    "tag-key": lambda s: [],
+    "tag-value": lambda s: [],
+}
+
+
+@op("ec2", "DescribeSubnets")
+def ec2_describe_subnets(st, p, ctx):
+    ids = p.get("SubnetIds") or []
+    for s in ids:
+        if s not in SUBNETS:
+            raise AwsError("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist" % s)
+    subs = [s for s in sorted(SUBNETS) if not ids or s in ids]
+    subs = ec2_filtered(subs, p.get("Filters"), SUBNET_FILTERS, lambda s: {})
+    return {"Subnets": [{
+        "SubnetId": s, "VpcId": VPC_ID, "AvailabilityZone": SUBNETS[s],
+        "AvailabilityZoneId": ZONE_IDS[SUBNETS[s]], "State": "available",
+        "CidrBlock": SUBNET_FILTERS["cidr-block"](s)[0], "AvailableIpAddressCount": 4091,
+        "DefaultForAz": True, "MapPublicIpOnLaunch": True, "OwnerId": ACCOUNT,
+        "SubnetArn": "arn:aws:ec2:%s:%s:subnet/%s" % (REGION, ACCOUNT, s),
+        "AssignIpv6AddressOnCreation": False, "Ipv6CidrBlockAssociationSet": [],
+        "Tags": []} for s in subs]}
+
+
+VPC_FILTERS = {
+    "vpc-id": lambda v: [VPC_ID],
+    "is-default": lambda v: ["true"],
+    "state": lambda v: ["available"],
+    "cidr": lambda v: ["10.0.0.0/16"],
+    "tag-key": lambda v: [],
+    "tag-value": lambda v: [],
+}
+
+
+@op("ec2", "DescribeVpcs")
+def ec2_describe_vpcs(st, p, ctx):
+    for v in p.get("VpcIds") or []:
+        if v != VPC_ID:
+            raise AwsError("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist" % v)
+    vpcs = ec2_filtered([VPC_ID], p.get("Filters"), VPC_FILTERS, lambda v: {})
+    return {"Vpcs": [{
+        "VpcId": v, "CidrBlock": "10.0.0.0/16", "State": "available", "IsDefault": True,
+        "OwnerId": ACCOUNT, "InstanceTenancy": "default", "DhcpOptionsId": "dopt-0a1b2c3d",
+        "CidrBlockAssociationSet": [{"AssociationId": "vpc-cidr-assoc-0a1b2c3d",
+                                     "CidrBlock": "10.0.0.0/16",
+                                     "CidrBlockState": {"State": "associated"}}],
+        "Tags": []} for v in vpcs]}
 
 
 # ---------------------------------------------------------------------------------------

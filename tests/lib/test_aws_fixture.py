@@ -195,6 +195,13 @@ def run(fx):
         lt.update(r["LaunchTemplate"])
         return lt["LaunchTemplateId"].startswith("lt-") and lt["LatestVersionNumber"] == 1
     check("ec2 CreateLaunchTemplate", create_lt)
+    check("ec2 DescribeAvailabilityZones / DescribeSubnets / DescribeVpcs", lambda: (
+        [z["ZoneName"] for z in ec2.describe_availability_zones(Filters=[
+            {"Name": "state", "Values": ["available"]}])["AvailabilityZones"]] ==
+        ["us-east-1a", "us-east-1b", "us-east-1c"] and
+        [s["AvailabilityZone"] for s in ec2.describe_subnets(Filters=[
+            {"Name": "availability-zone", "Values": ["us-east-1b"]}])["Subnets"]] ==
+        ["us-east-1b"] and ec2.describe_vpcs()["Vpcs"][0]["IsDefault"] is True))
     check("ec2 DescribeLaunchTemplates / DescribeLaunchTemplateVersions", lambda: (
         ec2.describe_launch_templates(LaunchTemplateNames=["web-test-v001"])
         ["LaunchTemplates"][0]["LaunchTemplateId"] == lt["LaunchTemplateId"] and
