@@ -125,8 +125,10 @@ static bool peer_gone(int fd)
 static void serve_subscription(struct cloud *c, int fd, double id, const cJSON *args)
 {
     const cJSON *since = cJSON_GetObjectItemCaseSensitive(args, "since");
-    uint64_t seq = cJSON_IsNumber(since) && since->valuedouble > 0 ? (uint64_t)since->valuedouble
-                                                                   : cloud_events_last(c);
+    /* In range before converting: (uint64_t)1e300 is undefined. */
+    uint64_t seq = cJSON_IsNumber(since) && since->valuedouble > 0 && since->valuedouble < 0x1p64
+                       ? (uint64_t)since->valuedouble
+                       : cloud_events_last(c);
     cJSON *ok = cJSON_CreateObject();
     cJSON_AddNumberToObject(ok, "v", CLOUD_PROTOCOL_VERSION);
     cJSON_AddNumberToObject(ok, "id", id);

@@ -51,8 +51,8 @@ static uint64_t last_seq_in_log(int fd)
             *nl = '\0';
             cJSON *o = cJSON_Parse(line);
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "seq");
-            if (cJSON_IsNumber(s) && s->valuedouble > (double)seq)
-                seq = (uint64_t)s->valuedouble;
+            if (cJSON_IsNumber(s) && s->valuedouble > (double)seq && s->valuedouble < 0x1p64)
+                seq = (uint64_t)s->valuedouble; /* a damaged line's 1e300 would not convert */
             cJSON_Delete(o);
         }
     }

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -89,7 +90,10 @@ const char *pipe_str(struct pipe *pp, const char *key)
 long long pipe_int(struct pipe *pp, const char *key, long long dflt)
 {
     const cJSON *v = lookup(pp, key);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : dflt;
+    /* A journal's number out of range (1e300) would not convert: take the default. */
+    return cJSON_IsNumber(v) && v->valuedouble >= -0x1p63 && v->valuedouble < 0x1p63
+               ? (long long)v->valuedouble
+               : dflt;
 }
 
 static void merge_data(struct pipe *pp, const cJSON *from)
@@ -535,7 +539,10 @@ bool kiln_pipeline_job_alive(const cJSON *journal_json)
     const cJSON *ticks = cJSON_GetObjectItemCaseSensitive(journal_json, "pid_start");
     if (!cJSON_IsString(state) || strcmp(state->valuestring, "running") != 0)
         return false;
-    if (!cJSON_IsNumber(pid) || !cJSON_IsNumber(ticks))
+    /* A damaged record's pid or start time out of range is no live process. */
+    if (!cJSON_IsNumber(pid) || !cJSON_IsNumber(ticks) ||
+        !(pid->valuedouble >= 1 && pid->valuedouble <= INT_MAX) ||
+        !(ticks->valuedouble >= 0 && ticks->valuedouble < 0x1p64))
         return false;
     return kiln_proc_start_ticks((int)pid->valuedouble) == (unsigned long long)ticks->valuedouble;
 }
