@@ -18,8 +18,8 @@ struct kiln_provider *kiln_provider_open(struct kiln_ctx *ctx, struct kiln_err *
         return kiln_local_open(&ctx->paths, ctx->opts.config, err);
     if (strcmp(name, "aws") == 0)
         return kiln_aws_open(ctx, err);
-    kiln_err_set(err, KILN_E_FAILED,
-                 "the %s provider is not part of this build yet; use --provider local", name);
+    /* --provider is checked when parsed; this is a bad `provider` in the config. */
+    kiln_err_set(err, KILN_E_USAGE, "there is no provider '%.40s': use local or aws", name);
     return NULL;
 }
 
