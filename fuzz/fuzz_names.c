@@ -4,7 +4,8 @@
  * The input is cut at its first NUL into two strings a and b. Checked besides "no
  * crash, no leak":
  *  - every refusal is one printable sentence (names.h: the bad value is quoted safely);
- *  - kiln_name_quote's result is printable and fits, whatever the bytes;
+ *  - kiln_name_quote's result is printable and fits, whatever the bytes, and
+ *    kiln_text_sanitize's is printable and no longer than what it was given;
  *  - a server group name that parses formats back to itself, and what
  *    kiln_group_name_format / kiln_cluster_name_format write parses back (names.h);
  *  - the validators accept only the alphabets they state.
@@ -43,6 +44,19 @@ static void check_quote(const char *s)
         if (strlen(q) != strlen(s) + 2 || strncmp(q + 1, s, strlen(s)) != 0)
             fuzz_fail("kiln_name_quote changed printable \"%s\" into %s", s, q);
     }
+}
+
+/* kiln_text_sanitize: the result is printable, no longer than the input, and printable
+ * text is left as it is. */
+static void check_sanitize(const char *s)
+{
+    char *t = strdup(s);
+    kiln_text_sanitize(t);
+    if (!kiln_text_printable(t) || strlen(t) > strlen(s))
+        fuzz_fail("kiln_text_sanitize gave \"%s\"", t);
+    if (kiln_text_printable(s) && strcmp(s, t) != 0)
+        fuzz_fail("kiln_text_sanitize changed printable \"%s\"", s);
+    free(t);
 }
 
 static void check_one(const char *a)
@@ -87,7 +101,7 @@ static void check_one(const char *a)
         fuzz_fail("image id \"%s\" accepted", a);
 
     check_quote(a);
-    (void)kiln_text_printable(a);
+    check_sanitize(a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -44,22 +44,12 @@ $(FUZZ_OUT)/libkiln-fuzz.a: $(LIB_OBJ)
 	@echo "  FUZZAR   $@"
 	@$(AR) rcs $@ $(LIB_OBJ)
 
-# Sources a target needs that the library does not build (yet): the console's parsers,
-# until src/console/local.mk is part of the build. Once the library lists them, they
-# come from the archive instead.
-fuzz_theme_EXTRA = src/console/theme.c
-fuzz_console_argv_EXTRA = src/console/argv.c
-extra_objs = $(patsubst %.c,$(FUZZ_OUT)/obj/%.o,$(filter-out $(LIB_SRC),$(fuzz_$(1)_EXTRA)))
-EXTRA_OBJ := $(foreach t,$(FUZZ_TARGETS),$(call extra_objs,$(t)))
-
-.SECONDEXPANSION:
-$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(HELPER_OBJ) $(FUZZ_OUT)/libkiln-fuzz.a \
-		$$(call extra_objs,$$*)
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/fuzz/fuzz_%.o $(HELPER_OBJ) $(FUZZ_OUT)/libkiln-fuzz.a
 	@echo "  FUZZLD   $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANITIZE_LINK) -o $@ $< $(HELPER_OBJ) \
-		$(call extra_objs,$*) $(FUZZ_OUT)/libkiln-fuzz.a $(FUZZ_LIBS)
+		$(FUZZ_OUT)/libkiln-fuzz.a $(FUZZ_LIBS)
 
--include $(LIB_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) $(TARGET_OBJ:.o=.d) $(EXTRA_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) $(TARGET_OBJ:.o=.d)
 
 .PHONY: all
 .SECONDARY:
