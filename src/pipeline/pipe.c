@@ -219,8 +219,19 @@ int pipe_wait_group(struct pipe *pp, const char *name, int want, bool in_service
         if (kiln_job_check_cancel(pp->job, err) < 0)
             return -1;
         const struct kiln_snapshot *snap;
-        if (pipe_inventory(pp, &snap, err) < 0)
-            return -1;
+        if (pipe_inventory(pp, &snap, err) < 0) {
+            /* A blip of the cloud's API (retries exhausted once) is not the end of a
+             * deploy that is only waiting: look again until the deadline. Losing kilnd
+             * (KILN_E_IO) interrupts the job as everywhere else. */
+            if (err->code == KILN_E_IO || err->code == KILN_E_CANCELLED ||
+                kiln_mono_us() >= deadline)
+                return -1;
+            pipe_log(pp, KILN_LOG_WARN, "%s: the inventory failed (%s); waiting on", name,
+                     err->msg);
+            kiln_err_clear(err);
+            kiln_sleep_ms(POLL_MS * 5);
+            continue;
+        }
         const struct kiln_group *g = kiln_snapshot_find_group(snap, name);
         if (g == NULL) {
             kiln_snapshot_release(snap);
