@@ -818,8 +818,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
             snprintf(sug, sizeof sug, "; %s belongs in [%s]", name, elsewhere);
         else if (hint != NULL)
             snprintf(sug, sizeof sug, "; did you mean %s?", hint);
-        fail_at(ps, ps->line, "[%s] %s = %s: unknown key%s (kiln.conf(5) lists the keys)", section,
-                shown(name, qn, sizeof qn), shown(value, qv, sizeof qv), sug);
+        /* The section too goes through shown(): inih skips a second byte order mark
+         * that read_line does not, so a section it never checked can get here. */
+        char qs[KILN_QUOTE_SIZE];
+        fail_at(ps, ps->line, "[%s] %s = %s: unknown key%s (kiln.conf(5) lists the keys)",
+                shown(section, qs, sizeof qs), shown(name, qn, sizeof qn),
+                shown(value, qv, sizeof qv), sug);
     } else {
         size_t idx = (size_t)(k - keys);
         if (ps->set_line[idx] != 0) {
