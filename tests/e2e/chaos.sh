@@ -32,7 +32,7 @@ done
 wait "$wrk_pid"
 total=$(grep -oE '^ +[0-9]+ requests' "$T_TMP/wrk.out" | grep -oE '[0-9]+')
 non2xx=$(grep -oE 'Non-2xx or 3xx responses: [0-9]+' "$T_TMP/wrk.out" | grep -oE '[0-9]+$')
-sockerr=$(grep -oE 'Socket errors: .*' "$T_TMP/wrk.out" | grep -oE '[0-9]+' | paste -sd+ | bc)
+sockerr=$(grep -oE 'Socket errors: .*' "$T_TMP/wrk.out" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 failed=$(( ${non2xx:-0} + ${sockerr:-0} ))
 avail=$(python3 -c "print('%.4f' % (100.0 * ($total - $failed) / $total))")
 diag "chaos soak: $kills SIGKILLs in ${SOAK}s; $total requests, $failed failed: availability $avail %"
