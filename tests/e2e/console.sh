@@ -19,7 +19,7 @@ console_start() {
     rm -f "$STATUS_FILE"
     tmux_start "$cols" "$rows" sh -c '"$@"; echo $? >"$0"' "$STATUS_FILE" \
         env "$THEMES" KILN_LB_PORT="${KILN_LB_PORT:-}" PATH="$PATH" ${CONSOLE_ENV:-} "$KILN" "$@"
-    screen_wait 10 'Apps \(' || diag "the console did not start:" "$(screen_masked)"
+    screen_wait 30 'Apps \(' || diag "the console did not start:" "$(screen_masked)"
 }
 
 # pane_status: "dead STATUS" once kiln has exited, "alive" before.
