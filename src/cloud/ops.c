@@ -570,7 +570,10 @@ static int read_processes(const cJSON *args, unsigned *out, struct kiln_err *err
     cJSON_ArrayForEach(p, a)
     {
         enum cloud_process proc;
-        if (!cJSON_IsString(p) || cloud_process_parse(p->valuestring, &proc, err) < 0)
+        if (!cJSON_IsString(p))
+            return kiln_err_set(err, KILN_E_INVALID,
+                                "argument \"processes\" must be an array of process names");
+        if (cloud_process_parse(p->valuestring, &proc, err) < 0)
             return -1;
         bits |= proc;
     }
