@@ -12,10 +12,23 @@ const struct kiln_cmd *kiln_command_find(const char *name)
     return NULL;
 }
 
+/* `kiln deploy --help` (or -h) anywhere before `--`: what every CLI user tries first. */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
 int kiln_command_run(const struct kiln_cmd *cmd, struct kiln_ctx *ctx, int argc, char **argv,
                      struct kiln_err *err)
 {
     struct kiln_args args;
+    if (wants_help(argc, argv)) {
+        kiln_command_print_help(cmd, ctx->read_only, stdout);
+        return 0;
+    }
     if (kiln_args_parse(cmd, ctx, argc, argv, &args, err) < 0)
         return kiln_err_exit_status(err->code);
     if (cmd->mutating) {

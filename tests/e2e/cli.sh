@@ -18,6 +18,15 @@ run "$KILN" help help
 is "$RC" 0 "kiln help COMMAND exits 0"
 like "$OUT" '^usage: kiln help \[COMMAND\]' "kiln help help shows its usage"
 
+run "$KILN" deploy hello-world --help
+is "$RC" 0 "kiln COMMAND --help exits 0"
+like "$OUT" '^usage: kiln deploy APP' "and prints that command's usage"
+is "$ERR" "" "with nothing on stderr"
+run "$KILN" bake -h
+like "$OUT" '^usage: kiln bake APP' "-h does the same"
+run "$KILN" create-app -- --help
+is "$RC" 2 "after --, --help is an argument (here a bad app name)"
+
 run "$KILN" help no-such-command
 is "$RC" 2 "kiln help UNKNOWN exits 2"
 like "$ERR" "no command named 'no-such-command'" "and says which"
