@@ -4,7 +4,8 @@
 # from source (build, push to the package repo, aminate bake, bake cache), red-black,
 # rollback, promote, status, events with time to recover, the lock across processes,
 # destroy, delete-app, chaos settings; a deploy under 20 % throttling and 20 % 5xx;
-# malformed XML; no secret in any output or log.
+# malformed XML; an HTTP package repo; the builder bake (the fixture runs its user data);
+# no secret in any output or log.
 . "$KILN_TESTLIB/harness.sh"
 
 python3 -c 'import botocore' 2>/dev/null || skip_all "python3-botocore is not installed"
@@ -15,7 +16,7 @@ SECRET="kiln-test-secret-$$-do-not-print"
 
 # --- the fixture ----------------------------------------------------------------------
 
-python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --hosted-zone example.test \
+python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --hosted-zone example.test --run-user-data \
     >"$T_TMP/fixture.out" 2>"$T_TMP/fixture.err" &
 FX_PID=$!
 fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
@@ -107,8 +108,10 @@ is "$(status_json | json "d[0]['envs'][0]['groups'][0]['package']")" "$nvr" \
 is "$(status_json | json "[(i['state'], i['health'], i['lb_state']) for i in d[0]['envs'][0]['groups'][0]['instances']]")" \
     "[('running', 'healthy', 'in-service')]" "its instance runs, healthy and in service"
 
-run "$KILN" deploy hello-world --env test --source "$SRC" --desired 2
-is "$RC" 0 "deploy again"
+run "$KILN" build hello-world
+is "$OUT" "${nvr%-1.*}-2.${nvr##*.}" "a rebuild gets the next release: the repo and the AMIs' tags say which"
+run "$KILN" deploy hello-world --env test --package "$nvr" --desired 2
+is "$RC" 0 "deploy again, the same package"
 like "$ERR" "was baked before: $ami" "the same package is not baked twice"
 is "$(groups_of)" "hello-world-test-v001:on:2 hello-world-test-v000:off:1" \
     "v001 enabled with 2 instances, v000 disabled and kept"
@@ -257,6 +260,14 @@ class H(BaseHTTPRequestHandler):
         with open(os.path.join(sys.argv[1], os.path.basename(self.path)), "wb") as f:
             f.write(data)
         self.send_response(201); self.end_headers()
+    def do_GET(self):
+        path = os.path.join(sys.argv[1], os.path.basename(self.path))
+        if not os.path.isfile(path):
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        data = open(path, "rb").read()
+        self.send_response(200); self.send_header("Content-Length", str(len(data)))
+        self.end_headers(); self.wfile.write(data)
     def log_message(self, *a): pass
 s = HTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
@@ -276,6 +287,51 @@ like "$ERR" "HTTP 401\): set KILN_REPO_USER and KILN_REPO_PASSWORD" "and says wh
 KILN_REPO_USER=deployer KILN_REPO_PASSWORD="$REPO_PASSWORD" run "$KILN" build hello-world
 is "$RC" 0 "with KILN_REPO_USER/KILN_REPO_PASSWORD the RPM is PUT"
 ok "$(ls "$T_TMP"/putrepo/hello-world-*.rpm >/dev/null 2>&1; echo $?)" "and arrives as NVR.rpm"
+
+# --- the builder bake: RunInstances with user data, stopped, CreateImage, terminated ---------
+
+export KILN_REPO_USER=deployer KILN_REPO_PASSWORD="$REPO_PASSWORD"
+builder_of() { sed -n 's/.*builder \(i-[0-9a-f]*\) started.*/\1/p' <<<"$1" | head -n1; }
+instance_state() {
+    awsq ec2 describe_instances '{"InstanceIds": ["'"$1"'"]}' \
+        "d['Reservations'][0]['Instances'][0]['State']['Name']"
+}
+if unshare -rm true 2>/dev/null; then
+    sed -i 's/^bake_method = .*/bake_method = builder/' "$XDG_CONFIG_HOME/kiln/config"
+    echo "base_ami = ami-0a1b2c3d4e5f60718" >>"$XDG_CONFIG_HOME/kiln/config"
+    nvr=$(basename "$(ls -t "$T_TMP"/putrepo/hello-world-*.rpm | head -n1)" .rpm)
+    run "$KILN" bake hello-world --package "$nvr"
+    is "$RC" 0 "the builder bakes $nvr"
+    ami=$OUT
+    like "$ami" "^ami-[0-9a-f]{8,17}$" "and prints the AMI id ($ami)"
+    like "$ERR" "builder i-[0-9a-f]+ started from ami-0a1b2c3d4e5f60718, installing $nvr" \
+        "the builder starts from base_ami"
+    like "$ERR" "builder i-[0-9a-f]+ is stopped" "it powers itself off when its user data is done"
+    builder=$(builder_of "$ERR")
+    like "$(awsq ec2 get_console_output '{"InstanceId": "'"$builder"'"}' "d['Output']")" \
+        "kiln-bake: ok $nvr" "its user data downloaded the RPM from the repo and said so"
+    is "$(awsq ec2 describe_images '{"ImageIds": ["'"$ami"'"]}' "(d['Images'][0]['State'], {t['Key']: t['Value'] for t in d['Images'][0]['Tags']}.get('kiln:package'))")" \
+        "('available', '$nvr')" "the AMI is available and tagged kiln:package=$nvr"
+    like "$(instance_state "$builder")" "^(shutting-down|terminated)$" "the builder is terminated"
+    run "$KILN" bake hello-world --package "$nvr"
+    like "$ERR" "was baked before: $ami" "the same package again reuses the AMI"
+
+    run "$KILN" build hello-world
+    nvr2=$(basename "$(ls -t "$T_TMP"/putrepo/hello-world-*.rpm | head -n1)" .rpm)
+    ok "$([ "$nvr2" != "$nvr" ]; echo $?)" "a new build, $nvr2"
+    rm -f "$T_TMP/putrepo/$nvr2.rpm"
+    run "$KILN" bake hello-world --package "$nvr2"
+    is "$RC" 1 "a package the builder cannot download fails the bake"
+    like "$ERR" "the builder could not install $nvr2: kiln-bake: failed $nvr2: Error: Cannot download .*404" \
+        "with the builder's own words"
+    builder=$(builder_of "$ERR")
+    like "$(instance_state "$builder")" "^(shutting-down|terminated)$" "that builder is terminated too"
+    is "$(awsq ec2 describe_images '{"Owners": ["self"], "Filters": [{"Name": "tag:kiln:package", "Values": ["'"$nvr2"'"]}]}' "len(d['Images'])")" \
+        0 "and no AMI was made"
+else
+    ok 0 "the builder bake # SKIP unshare -rm does not work here, so the fixture cannot run user data"
+fi
+unset KILN_REPO_USER KILN_REPO_PASSWORD
 
 # --- secrets -----------------------------------------------------------------------------------
 

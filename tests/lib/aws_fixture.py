@@ -5,7 +5,8 @@ on one HTTP/1.1 port, speaking the real wire formats (a test tool, never shipped
     aws_fixture.py --port 0 [--host 127.0.0.1] [--throttle-rate R] [--error-rate R]
                    [--page-size N] [--hosted-zone example.test]
                    [--seed-asgs N --seed-instances M] [--time-scale F] [--random-seed S]
-                   [--malformed-action ACTION] [--terminated-ttl SECS] [--verbose]
+                   [--malformed-action ACTION] [--terminated-ttl SECS] [--run-user-data]
+                   [--verbose]
 
 The first line on stdout is "PORT <n>"; then it serves until killed (SIGTERM/SIGINT).
 
@@ -20,7 +21,8 @@ decoded by inverting botocore's serializers, and responses are encoded from the 
 output shapes (locationName, <item>/<member> list elements, resultWrapper, namespaces),
 so member names and list forms are the real ones. Actions (any other answers InvalidAction):
 
-  ec2          DescribeInstances RunInstances TerminateInstances DescribeImages CreateImage
+  ec2          DescribeInstances RunInstances TerminateInstances GetConsoleOutput
+               DescribeImages CreateImage
                DeregisterImage CreateTags DeleteTags CreateLaunchTemplate
                CreateLaunchTemplateVersion ModifyLaunchTemplate DeleteLaunchTemplate
                DescribeLaunchTemplates DescribeLaunchTemplateVersions
@@ -58,6 +60,14 @@ The state is simulated:
   * An ELB reports an instance InService once it is registered and has been running for
     1 s; OutOfService before that, or if it (or its AMI) is configured unhealthy.
   * Route 53 changes are PENDING for 1 s, then INSYNC.
+  * With --run-user-data, an instance whose user data is a script ("#!") runs it once it
+    is running, as cloud-init would: as root in its own user and mount namespaces
+    (unshare -rm), with /var/log and /dev/console bound to files of the instance, and
+    with two stand-ins first on PATH: `yum install URL...` downloads each package over
+    HTTP and checks with `rpm -qp` that it is an RPM (nothing is installed), and
+    `poweroff` powers the instance off (stopping -> stopped, or shutting-down ->
+    terminated if InstanceInitiatedShutdownBehavior is terminate). What the script
+    writes to /dev/console, stdout and stderr is the instance's GetConsoleOutput.
 All delays are multiplied by --time-scale.
 
 Faults: --throttle-rate/--error-rate answer with the service's real throttling or server
@@ -82,8 +92,11 @@ import fnmatch
 import json
 import random
 import re
+import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -629,7 +642,7 @@ class State:
     # -- EC2 instances --
 
     def launch(self, image_id, itype, tags, az=None, subnet=None, lt=None, user_data=None,
-               requester=None, count=1, now=None, running=False):
+               requester=None, count=1, now=None, running=False, shutdown="stop"):
         now = now or time.time()
         rid = self.new_id("r")
         res = {"id": rid, "requester": requester, "instances": []}
@@ -645,7 +658,7 @@ class State:
                     "launched": now, "running_at": now if running else now + self.scale(PENDING_S),
                     "stopping_at": None, "terminated_at": None, "tags": dict(tags or {}),
                     "reservation": rid, "index": n, "lt": lt, "user_data": user_data,
-                    "reason": ""}
+                    "reason": "", "shutdown": shutdown, "console": "", "booted": False}
             self.instances[iid] = inst
             res["instances"].append(iid)
             out.append(inst)
@@ -676,7 +689,11 @@ class State:
             v["PrivateIpAddress"] = inst["ip"]
             v["SubnetId"] = inst["subnet"]
             v["VpcId"] = VPC_ID
-        if st in ("shutting-down", "terminated"):
+        if st in ("stopping", "stopped"):
+            v["StateReason"] = {"Code": "Client.InstanceInitiatedShutdown",
+                                "Message": "Client.InstanceInitiatedShutdown: Instance initiated "
+                                "shutdown"}
+        elif st in ("shutting-down", "terminated"):
             v["StateReason"] = {"Code": "Client.UserInitiatedShutdown",
                                 "Message": "Client.UserInitiatedShutdown: User initiated shutdown"}
         return v
@@ -700,6 +717,80 @@ class State:
             raise AwsError("InvalidInstanceID.NotFound",
                            "The instance IDs '%s' do not exist" % ", ".join(missing))
         return [self.instances[i] for i in ids]
+
+    # -- user data, as cloud-init runs it --
+
+    FAKE_YUM = r"""#!/usr/bin/env python3
+# aws_fixture's yum: downloads each package of `yum install [-y] URL...` and checks that it
+# is an RPM; installs nothing.
+import subprocess, sys, tempfile, urllib.request
+args = sys.argv[1:]
+if not args or args[0] != "install":
+    sys.exit("aws_fixture yum: only `yum install URL...` is emulated")
+for url in [a for a in args[1:] if not a.startswith("-")]:
+    try:
+        data = urllib.request.urlopen(url, timeout=30).read()
+    except Exception as e:
+        print("Error: Cannot download %s: %s" % (url, e)); sys.exit(1)
+    with tempfile.NamedTemporaryFile(suffix=".rpm") as f:
+        f.write(data); f.flush()
+        q = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}", f.name],
+                           capture_output=True, text=True)
+    if q.returncode != 0:
+        print("Error: %s is not an RPM package" % url); sys.exit(1)
+    print("Installed:\n  %s" % q.stdout)
+print("Complete!")
+"""
+    FAKE_POWEROFF = """#!/bin/sh
+: >"$KILN_FX_DIR/poweroff"
+"""
+    BOOT = ('mount --bind "$KILN_FX_DIR/log" /var/log && '
+            '{ [ ! -e /dev/console ] || mount --bind "$KILN_FX_DIR/console" /dev/console; } && '
+            'exec "$KILN_FX_DIR/user-data"')
+
+    def run_user_data(self, inst):
+        """Runs the instance's user data script (see the top of the file), then powers it
+        off if the script asked to."""
+        try:
+            script = base64.b64decode(inst["user_data"])
+        except Exception:
+            script = b""
+        if not script.startswith(b"#!"):
+            with self.lock:
+                inst["console"] += "cloud-init: user data is not a script; nothing run\n"
+            return
+        with tempfile.TemporaryDirectory(prefix="kiln-fx-%s." % inst["id"]) as d:
+            os.mkdir(os.path.join(d, "bin"))
+            os.mkdir(os.path.join(d, "log"))
+            for name, text in (("bin/yum", self.FAKE_YUM), ("bin/poweroff", self.FAKE_POWEROFF),
+                               ("user-data", script.decode("utf-8", "replace")), ("console", "")):
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+                os.chmod(os.path.join(d, name), 0o755)
+            env = {"PATH": d + "/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KILN_FX_DIR": d,
+                   "HOME": "/root", "LANG": "C"}
+            try:
+                run = subprocess.run(["unshare", "-rm", "sh", "-c", self.BOOT], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     timeout=300)
+                out = run.stdout.decode("utf-8", "replace")
+                status = run.returncode
+            except (OSError, subprocess.TimeoutExpired) as e:
+                out, status = "aws_fixture: cannot run the user data: %s\n" % e, -1
+            with open(os.path.join(d, "console"), errors="replace") as f:
+                console = f.read()
+            powered_off = os.path.exists(os.path.join(d, "poweroff"))
+        with self.lock:
+            inst["console"] += ("cloud-init: running user data\n" + console + out +
+                                "cloud-init: user data finished with status %d\n" % status)
+            if powered_off and inst["state"] == "running":
+                now = time.time()
+                if inst["shutdown"] == "terminate":
+                    self.terminate(inst, now)
+                else:
+                    inst["state"] = "stopping"
+                    inst["stopping_at"] = now
+                    inst["reason"] = "User initiated (%s GMT)" % iso(now)[:19].replace("T", " ")
 
     # -- images and launch templates --
 
@@ -810,6 +901,12 @@ class State:
             if st == "pending" and now >= inst["running_at"]:
                 inst["state"] = "running"
                 inst["running_at"] = now
+                if self.args.run_user_data and inst["user_data"] and not inst["booted"]:
+                    inst["booted"] = True
+                    threading.Thread(target=self.run_user_data, args=(inst,),
+                                     daemon=True).start()
+            elif st == "stopping" and now >= inst["stopping_at"] + self.scale(SHUTDOWN_S):
+                inst["state"] = "stopped"
             elif st == "shutting-down" and now >= inst["stopping_at"] + self.scale(SHUTDOWN_S):
                 inst["state"] = "terminated"
                 inst["terminated_at"] = now
@@ -1309,7 +1406,8 @@ def ec2_run_instances(st, p, ctx):
     res, insts = st.launch(image_id, p.get("InstanceType") or data.get("InstanceType"), tags,
                            az=az, subnet=subnet, lt=lt_spec,
                            user_data=p.get("UserData") or data.get("UserData"), count=hi,
-                           now=ctx["now"])
+                           now=ctx["now"],
+                           shutdown=p.get("InstanceInitiatedShutdownBehavior") or "stop")
     if lt_spec:
         for i in insts:
             i["tags"].setdefault("aws:ec2launchtemplate:id", lt_spec["LaunchTemplateId"])
@@ -1327,6 +1425,15 @@ def ec2_terminate_instances(st, p, ctx):
                     "CurrentState": {"Code": STATE_CODES[inst["state"]], "Name": inst["state"]},
                     "PreviousState": {"Code": STATE_CODES[prev], "Name": prev}})
     return {"TerminatingInstances": out}
+
+
+@op("ec2", "GetConsoleOutput")
+def ec2_console_output(st, p, ctx):
+    inst = st.get_instances([p["InstanceId"]])[0]
+    out = {"InstanceId": inst["id"], "Timestamp": ctx["now"]}
+    if inst["console"]:
+        out["Output"] = base64.b64encode(inst["console"].encode()).decode()
+    return out
 
 
 def find_image(st, image_id):
@@ -2851,6 +2958,8 @@ def main(argv=None):
     ap.add_argument("--lenient-params", action="store_true",
                     help="ignore form parameters the API model does not define (default: "
                     "EC2's UnknownParameter, ValidationError elsewhere)")
+    ap.add_argument("--run-user-data", action="store_true",
+                    help="run instances' user data scripts as cloud-init would (see above)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     wire = Wire()

@@ -8,7 +8,8 @@
  *   inventory.c    the snapshot, with the independent calls made concurrently
  *   groups.c       group_create/enable/disable/destroy/resize/suspend, instance_terminate
  *   apps.c         create_app, delete_app
- *   repo.c         package_push (a directory or an HTTP PUT repository)
+ *   repo.c         package_push (a directory or an HTTP PUT repository), listing a
+ *                  directory repository
  *   bake.c         aminate or a builder instance; the bake cache
  *   lock.c         the cluster lock and the chaos settings, as tags on the cluster's ELB
  *   events.c       next_event, from Auto Scaling activities and inventory differences
@@ -363,6 +364,11 @@ int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct ki
 int aws_create_app(struct kiln_provider *p, const struct kiln_app_spec *spec, struct kiln_err *err);
 int aws_delete_app(struct kiln_provider *p, const char *app, const char *env, bool force,
                    struct kiln_err *err);
+/* Calls fn for each NVR.rpm in a directory package_repo (nothing for an HTTP one, which
+ * cannot be listed); an unreadable directory lists nothing. */
+void aws_repo_each(const struct aws *a,
+                   void (*fn)(void *ctx, const char *nvr, const char *file, int64_t mtime_us),
+                   void *ctx);
 int aws_package_push(struct kiln_provider *p, const char *rpm_path, char *nvr, size_t n,
                      struct kiln_err *err);
 int aws_bake(struct kiln_provider *p, const char *nvr, const char *app, kiln_line_fn on_line,

@@ -466,6 +466,49 @@ static int add_images(struct inv *v, struct kiln_snapshot *snap, struct kiln_err
     return 0;
 }
 
+/* The packages kiln knows on AWS: the directory repo's RPMs, and every package an AMI of
+ * ours was baked from (an HTTP repo cannot be listed). A build's release is one more than
+ * the newest of these, so rebuilding changed code never reuses an NVR that was baked. */
+struct package_list {
+    struct kiln_snapshot *snap;
+    const char **seen;
+    size_t n;
+    int rc;
+    struct kiln_err *err;
+};
+
+static void add_package(void *ctx, const char *nvr, const char *file, int64_t created_us)
+{
+    struct package_list *l = ctx;
+    if (l->rc < 0)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->seen[i], nvr) == 0)
+            return;
+    struct kiln_package t = {.nvr = nvr, .file = file, .created_us = created_us};
+    const struct kiln_package *pk = kiln_snapshot_add_package(l->snap, &t, l->err);
+    if (pk == NULL) {
+        l->rc = -1;
+        return;
+    }
+    l->seen = xrealloc(l->seen, (l->n + 1) * sizeof *l->seen);
+    l->seen[l->n++] = pk->nvr;
+}
+
+static int add_packages(struct inv *v, struct kiln_snapshot *snap, struct kiln_err *err)
+{
+    struct package_list l = {.snap = snap, .err = err};
+    aws_repo_each(v->a, add_package, &l);
+    for (size_t i = 0; i < v->images.n && l.rc == 0; i++) {
+        const struct aws_ec2_image *im = &v->images.v[i];
+        const char *pkg = aws_tags_get(&im->tags, AWS_TAG_PACKAGE);
+        if (pkg != NULL && kiln_package_nvr_validate(pkg, NULL) == 0)
+            add_package(&l, pkg, "", im->created_us);
+    }
+    free(l.seen);
+    return l.rc;
+}
+
 static int build(struct inv *v, struct kiln_snapshot *snap, struct kiln_err *err)
 {
     struct kiln_app **apps = NULL;
@@ -484,6 +527,8 @@ static int build(struct inv *v, struct kiln_snapshot *snap, struct kiln_err *err
         rc = add_groups(v, snap, &apps, &n_apps, &cl, &n_cl, err);
     if (rc == 0)
         rc = add_images(v, snap, err);
+    if (rc == 0)
+        rc = add_packages(v, snap, err);
     free(apps);
     free(cl);
     return rc;

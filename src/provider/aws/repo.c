@@ -13,6 +13,7 @@
 #include "kiln/xalloc.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -231,4 +232,34 @@ int aws_package_push(struct kiln_provider *p, const char *rpm_path, char *nvr, s
     }
     free(name);
     return rc;
+}
+
+void aws_repo_each(const struct aws *a,
+                   void (*fn)(void *ctx, const char *nvr, const char *file, int64_t mtime_us),
+                   void *ctx)
+{
+    if (a->package_repo[0] == '\0' || is_url(a->package_repo))
+        return;
+    DIR *d = opendir(a->package_repo);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len <= 4 || strcmp(de->d_name + len - 4, ".rpm") != 0)
+            continue;
+        char nvr[256];
+        if (len - 4 >= sizeof nvr)
+            continue;
+        snprintf(nvr, sizeof nvr, "%.*s", (int)(len - 4), de->d_name);
+        if (kiln_package_nvr_validate(nvr, NULL) < 0)
+            continue;
+        char *file = xasprintf("%s/%s", a->package_repo, de->d_name);
+        struct stat st;
+        if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+            fn(ctx, nvr, file,
+               (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000);
+        free(file);
+    }
+    closedir(d);
 }
