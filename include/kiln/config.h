@@ -84,6 +84,7 @@ struct kiln_config {
         const char *base_ami;
         const char *instance_type;
         const char *package_repo; /* http(s):// URL or absolute directory */
+        const char *certificate_arn; /* for HTTPS listeners (ACM or IAM) */
         bool allow_http_endpoints;
         const char *ca_bundle;
     } aws;

@@ -76,6 +76,7 @@ static bool check_repo(const char *v, char *why);
 static bool check_abs_path(const char *v, char *why);
 static bool check_ami(const char *v, char *why);
 static bool check_instance_type(const char *v, char *why);
+static bool check_arn(const char *v, char *why);
 
 #define AT(member) offsetof(struct kiln_config, member)
 #define BOOL(sec, key, member, d)                                                                  \
@@ -132,6 +133,7 @@ static const struct key_spec keys[] = {
     STRING("aws", "base_ami", aws.base_ami, "", check_ami),
     STRING("aws", "instance_type", aws.instance_type, "t3.micro", check_instance_type),
     STRING("aws", "package_repo", aws.package_repo, "", check_repo),
+    STRING("aws", "certificate_arn", aws.certificate_arn, "", check_arn),
     BOOL("aws", "allow_http_endpoints", aws.allow_http_endpoints, false),
     STRING("aws", "ca_bundle", aws.ca_bundle, "", check_abs_path),
 };
@@ -263,6 +265,18 @@ static bool check_instance_type(const char *v, char *why)
         strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(dot + 1))
         return true;
     snprintf(why, WHY_SIZE, "expected an EC2 instance type such as t3.micro or m5.large");
+    return false;
+}
+
+static bool check_arn(const char *v, char *why)
+{
+    size_t n = strlen(v);
+    if (n == 0 || (strncmp(v, "arn:", 4) == 0 && n <= 2048 && kiln_text_printable(v) &&
+                   strpbrk(v, " \t") == NULL))
+        return true;
+    snprintf(why, WHY_SIZE,
+             "expected the ARN of a certificate, such as "
+             "arn:aws:acm:us-east-1:123456789012:certificate/...");
     return false;
 }
 

@@ -88,8 +88,18 @@ is "$(cname_of hello-world.test.example.test)" "['$dns']" \
 run "$KILN" create-app hello-world --env test --health-check-url /health_check --port 8080
 is "$RC" 0 "create-app again: idempotent"
 run "$KILN" create-app hello-world --env secure --health-check-url /h --port 8443 --protocol HTTPS
-ok "$([ "$RC" -ne 0 ]; echo $?)" "an HTTPS app is refused"
-like "$ERR" "certificate" "with the reason: $ERR"
+is "$RC" 1 "an HTTPS app without a certificate is refused"
+like "$ERR" "set \[aws\] certificate_arn" "with what to set: $ERR"
+cert="arn:aws:acm:us-east-1:123456789012:certificate/0b1e9f41-5c2a-4a7e-9d3e-7a1c2b3d4e5f"
+printf 'certificate_arn = %s\n' "$cert" >>"$XDG_CONFIG_HOME/kiln/config"
+run "$KILN" create-app hello-world --env secure --health-check-url /h --port 8443 --protocol HTTPS
+is "$RC" 0 "with [aws] certificate_arn it is created"
+is "$(elbq hello-world-secure "['ListenerDescriptions'][0]['Listener']")" \
+    "{'Protocol': 'HTTPS', 'LoadBalancerPort': 443, 'InstanceProtocol': 'HTTP', 'InstancePort': 8443, 'SSLCertificateId': '$cert'}" \
+    "its ELB ends TLS on 443 with that certificate and speaks HTTP to the instances"
+is "$(elbq hello-world-secure "['HealthCheck']['Target']")" "HTTP:8443/h" "and checks them over HTTP"
+run "$KILN" delete-app hello-world --env secure --force
+is "$RC" 0 "delete-app hello-world --env secure"
 
 # --- deploy from source: build, push, bake, red-black ------------------------------------
 

@@ -331,6 +331,8 @@ static void test_bad_values(void)
     ok(msg_has("expected aminate or builder"), "lists methods");
     ok(load_bad("[aws]\nbase_ami = img-0123456789ab\n"), "a local image is not a base AMI");
     ok(load_bad("[aws]\ninstance_type = large\n"), "bad instance type");
+    ok(load_bad("[aws]\ncertificate_arn = my-cert\n"), "a certificate that is not an ARN");
+    ok(load_bad("[aws]\ncertificate_arn = arn:aws:acm:x y\n"), "an ARN with a space");
     ok(load_bad("[aws]\npackage_repo = rpms\n"), "relative package repo");
     ok(load_bad("[aws]\nca_bundle = certs.pem\n"), "relative ca_bundle");
     ok(load_bad("[aws]\naminate_command =\n"), "empty aminate_command");

@@ -15,7 +15,8 @@
 #define HC_TIMEOUT_S  5
 #define HC_HEALTHY    2
 #define HC_UNHEALTHY  2
-#define LISTENER_PORT 80
+#define LISTENER_PORT       80
+#define LISTENER_PORT_HTTPS 443
 #define ZONES_WANTED  3
 
 /* Where the ELB and the groups live: the region's zones, or its a and b when EC2 will
@@ -55,13 +56,12 @@ static int check_owner(struct aws *a, const char *lb, const char *app, const cha
 int aws_create_app(struct kiln_provider *p, const struct kiln_app_spec *spec, struct kiln_err *err)
 {
     struct aws *a = aws_of(p);
-    const char *proto = spec->protocol ? spec->protocol : "HTTP";
-    if (strcmp(proto, "HTTP") != 0)
+    bool https = spec->protocol != NULL && strcmp(spec->protocol, "HTTPS") == 0;
+    if (https && a->certificate_arn[0] == '\0')
         return kiln_err_set(err, KILN_E_INVALID,
-                            "an %s listener needs a certificate (SSLCertificateId) and kiln has "
-                            "no setting for one yet: create the app with --protocol HTTP, and "
-                            "add the HTTPS listener to its ELB by hand",
-                            proto);
+                            "an HTTPS listener needs a certificate: set [aws] certificate_arn to "
+                            "the ARN of an ACM or IAM server certificate for the app's DNS name, "
+                            "or create the app with --protocol HTTP");
     char cluster[KILN_CLUSTER_SIZE], lb[AWS_ELB_NAME_SIZE];
     if (kiln_cluster_name_format(cluster, sizeof cluster, spec->app, spec->env) < 0)
         return kiln_err_set(err, KILN_E_INVALID, "%s-%s is not a cluster name", spec->app,
@@ -73,8 +73,9 @@ int aws_create_app(struct kiln_provider *p, const struct kiln_app_spec *spec, st
     struct aws_tag tags[] = {{AWS_TAG_APP, (char *)spec->app}, {AWS_TAG_ENV, (char *)spec->env}};
     struct aws_elb_create ec = {
         .name = lb,
-        .protocol = "HTTP",
-        .lb_port = LISTENER_PORT,
+        .protocol = https ? "HTTPS" : "HTTP",
+        .certificate = https ? a->certificate_arn : NULL,
+        .lb_port = https ? LISTENER_PORT_HTTPS : LISTENER_PORT,
         .instance_port = spec->port,
         .zones = &zones,
         .tags = tags,

@@ -70,7 +70,7 @@ struct aws {
     /* The [aws] and [core] settings kiln needs, copied (the context may go first). */
     char *hosted_zone; /* "" when unset */
     enum kiln_bake_method bake_method;
-    char *aminate_command, *base_ami, *instance_type, *package_repo;
+    char *aminate_command, *base_ami, *instance_type, *package_repo, *certificate_arn;
     int64_t health_timeout_ms;
     char *state_dir;
 
@@ -310,6 +310,7 @@ void aws_elbs_free(struct aws_elbs *l);
 
 struct aws_elb_create {
     const char *name, *protocol;
+    const char *certificate; /* SSLCertificateId, for HTTPS; the instances still speak HTTP */
     int lb_port, instance_port;
     const struct aws_strs *zones;
     const struct aws_tag *tags;

@@ -197,8 +197,11 @@ int aws_elb_create(struct kiln_aws_client *c, const struct aws_elb_create *s, ch
     kiln_aws_query_add(&q, "LoadBalancerName", s->name);
     kiln_aws_query_add(&q, "Listeners.member.1.Protocol", s->protocol);
     kiln_aws_query_addf(&q, "Listeners.member.1.LoadBalancerPort", "%d", s->lb_port);
-    kiln_aws_query_add(&q, "Listeners.member.1.InstanceProtocol", s->protocol);
+    /* TLS ends at the ELB: behind it the instances serve plain HTTP on their port. */
+    kiln_aws_query_add(&q, "Listeners.member.1.InstanceProtocol", "HTTP");
     kiln_aws_query_addf(&q, "Listeners.member.1.InstancePort", "%d", s->instance_port);
+    if (s->certificate != NULL)
+        kiln_aws_query_add(&q, "Listeners.member.1.SSLCertificateId", s->certificate);
     for (size_t i = 0; s->zones != NULL && i < s->zones->n; i++) {
         char pn[48];
         snprintf(pn, sizeof pn, "AvailabilityZones.member.%zu", i + 1);

@@ -247,6 +247,7 @@ static void aws_close(struct kiln_provider *p)
     free(a->aminate_command);
     free(a->base_ami);
     free(a->instance_type);
+    free(a->certificate_arn);
     free(a->package_repo);
     free(a->state_dir);
     free(a);
@@ -307,6 +308,7 @@ struct kiln_provider *kiln_aws_open(struct kiln_ctx *ctx, struct kiln_err *err)
     a->aminate_command = dup_str(cfg->aws.aminate_command);
     a->base_ami = dup_str(cfg->aws.base_ami);
     a->instance_type = dup_str(cfg->aws.instance_type);
+    a->certificate_arn = dup_str(cfg->aws.certificate_arn);
     a->package_repo = dup_str(cfg->aws.package_repo);
     a->health_timeout_ms = cfg->health_timeout_ms > 0 ? cfg->health_timeout_ms : 300000;
     a->state_dir = dup_str(ctx->paths.home);
