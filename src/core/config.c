@@ -62,10 +62,12 @@ static const char *const sections[] = {"core", "console", "keys", "local", "aws"
 
 static const char *const provider_names[] = {"local", "aws", NULL};
 static const char *const bake_method_names[] = {"aminate", "builder", NULL};
+static const char *const health_probe_names[] = {"elb", "private", NULL};
 static const char *const default_protected_envs[] = {"prod"};
 
 _Static_assert(sizeof(enum kiln_provider_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum kiln_bake_method) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum kiln_health_probe) == sizeof(int), "enums are stored as int");
 
 static bool check_text(const char *v, char *why);
 static bool check_nonempty(const char *v, char *why);
@@ -129,6 +131,7 @@ static const struct key_spec keys[] = {
     STRING("aws", "endpoint", aws.endpoint, "", check_url),
     STRING("aws", "hosted_zone", aws.hosted_zone, "", check_word),
     ENUM("aws", "bake_method", aws.bake_method, bake_method_names, KILN_BAKE_AMINATE),
+    ENUM("aws", "health_probe", aws.health_probe, health_probe_names, KILN_PROBE_ELB),
     STRING("aws", "aminate_command", aws.aminate_command, "aminate", check_nonempty),
     STRING("aws", "base_ami", aws.base_ami, "", check_ami),
     STRING("aws", "instance_type", aws.instance_type, "t3.micro", check_instance_type),

@@ -16,7 +16,7 @@ SECRET="kiln-test-secret-$$-do-not-print"
 
 # --- the fixture ----------------------------------------------------------------------
 
-python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --hosted-zone example.test --run-user-data \
+python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --hosted-zone example.test --run-user-data --private-ip-base 127.0 \
     >"$T_TMP/fixture.out" 2>"$T_TMP/fixture.err" &
 FX_PID=$!
 fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
@@ -254,6 +254,49 @@ is "$RC" 0 "delete-app --force"
 is "$(awsq elb describe_load_balancers '{}' "'hello-world-prod' in [l['LoadBalancerName'] for l in d['LoadBalancerDescriptions']]")" \
     False "the ELB is gone"
 is "$(cname_of hello-world.prod.example.test)" "[]" "and its DNS name"
+
+# --- the health gate on private addresses ([aws] health_probe = private) ---------------------
+# The fixture gives instances 127.0.x.y addresses, and one server on every loopback address
+# plays all of them: it says which address was asked, and answers 500 while $T_TMP/sick exists.
+
+cat >"$T_TMP/hc.py" <<'PYEOF'
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(sys.argv[1] + "/probed", "a") as f:
+            f.write("%s %s\n" % (self.connection.getsockname()[0], self.path))
+        sick = os.path.exists(sys.argv[1] + "/sick")
+        self.send_response(500 if sick else 200)
+        self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever()
+PYEOF
+HC_PORT=$(free_port)
+python3 "$T_TMP/hc.py" "$T_TMP" "$HC_PORT" &
+HC_PID=$!
+hc_down() { kill "$HC_PID" 2>/dev/null; wait "$HC_PID" 2>/dev/null; }
+at_exit hc_down
+echo "health_probe = private" >>"$XDG_CONFIG_HOME/kiln/config"
+run "$KILN" create-app hello-world --env probe --health-check-url /health_check --port "$HC_PORT"
+is "$RC" 0 "create-app hello-world --env probe"
+run "$KILN" deploy hello-world --env probe --package "$nvr"
+is "$RC" 0 "a deploy whose instances answer 200 on their private addresses"
+addr=$(status_json probe | json "d[0]['envs'][0]['groups'][0]['instances'][0]['address']")
+like "$addr" "^127\.0\.[0-9]+\.[0-9]+$" "its instance has a private address ($addr)"
+like "$(cat "$T_TMP/probed" 2>/dev/null)" "^$addr /health_check$" \
+    "kiln asked that address for the health URL before attaching the group"
+touch "$T_TMP/sick"
+run "$KILN" deploy hello-world --env probe --package "$nvr" --health-timeout 6s
+is "$RC" 1 "a deploy whose new instance answers 500 fails its gate"
+like "$ERR" "HTTP 500 from http://127\.0\.[0-9.]+:$HC_PORT/health_check" "with what the instance said"
+is "$(groups_of probe)" "hello-world-probe-v000:on:1" "the new group never took traffic and is gone"
+is "$(asgq hello-world-probe-v000 "d['AutoScalingGroups'][0]['LoadBalancerNames']")" \
+    "['hello-world-probe']" "v000 still serves"
+rm -f "$T_TMP/sick"
+sed -i '/^health_probe = /d' "$XDG_CONFIG_HOME/kiln/config"
+run "$KILN" delete-app hello-world --env probe --force
+is "$RC" 0 "delete-app hello-world --env probe"
 
 # --- an HTTP package repo (Artifactory style PUT with basic authentication) -----------------------
 

@@ -6,6 +6,7 @@ on one HTTP/1.1 port, speaking the real wire formats (a test tool, never shipped
                    [--page-size N] [--hosted-zone example.test]
                    [--seed-asgs N --seed-instances M] [--time-scale F] [--random-seed S]
                    [--malformed-action ACTION] [--terminated-ttl SECS] [--run-user-data]
+                   [--private-ip-base A.B]
                    [--verbose]
 
 The first line on stdout is "PORT <n>"; then it serves until killed (SIGTERM/SIGINT).
@@ -631,7 +632,7 @@ class State:
     def new_ip(self):
         self.ip_counter += 1
         n = self.ip_counter
-        return "10.0.%d.%d" % ((n // 250) % 250, n % 250 + 2)
+        return "%s.%d.%d" % (self.args.private_ip_base, (n // 250) % 250, n % 250 + 2)
 
     def count(self, key, faulted=False):
         with self.lock:
@@ -2958,6 +2959,9 @@ def main(argv=None):
     ap.add_argument("--lenient-params", action="store_true",
                     help="ignore form parameters the API model does not define (default: "
                     "EC2's UnknownParameter, ValidationError elsewhere)")
+    ap.add_argument("--private-ip-base", default="10.0", metavar="A.B",
+                    help="instances' private addresses are A.B.x.y (127.0: reachable on "
+                    "loopback, for kiln's health probe)")
     ap.add_argument("--run-user-data", action="store_true",
                     help="run instances' user data scripts as cloud-init would (see above)")
     ap.add_argument("--verbose", action="store_true")

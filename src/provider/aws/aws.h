@@ -8,6 +8,7 @@
  *   inventory.c    the snapshot, with the independent calls made concurrently
  *   groups.c       group_create/enable/disable/destroy/resize/suspend, instance_terminate
  *   apps.c         create_app, delete_app
+ *   probe.c        the health gate on private addresses ([aws] health_probe = private)
  *   repo.c         package_push (a directory or an HTTP PUT repository), listing a
  *                  directory repository
  *   bake.c         aminate or a builder instance; the bake cache
@@ -70,6 +71,7 @@ struct aws {
     /* The [aws] and [core] settings kiln needs, copied (the context may go first). */
     char *hosted_zone; /* "" when unset */
     enum kiln_bake_method bake_method;
+    enum kiln_health_probe health_probe;
     char *aminate_command, *base_ami, *instance_type, *package_repo, *certificate_arn;
     int64_t health_timeout_ms;
     char *state_dir;
@@ -365,6 +367,19 @@ int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct ki
 int aws_create_app(struct kiln_provider *p, const struct kiln_app_spec *spec, struct kiln_err *err);
 int aws_delete_app(struct kiln_provider *p, const char *app, const char *env, bool force,
                    struct kiln_err *err);
+/* One instance's answer to kiln's own health check. */
+struct aws_probe {
+    enum kiln_health health; /* healthy on 200, unhealthy on another status, else unknown */
+    char detail[512];        /* why, when not healthy */
+};
+
+/* Port and path of an ELB health check target "HTTP:8080/health"; -1 for any other
+ * protocol (TCP, HTTPS, SSL), which kiln does not probe. */
+int aws_probe_target(const char *target, int *port, const char **path);
+/* GETs http://ip:port/path within timeout_ms (capped at 5 s). */
+void aws_probe_health(const char *ip, int port, const char *path, int timeout_ms,
+                      struct aws_probe *out);
+
 /* Calls fn for each NVR.rpm in a directory package_repo (nothing for an HTTP one, which
  * cannot be listed); an unreadable directory lists nothing. */
 void aws_repo_each(const struct aws *a,

@@ -9,7 +9,9 @@
  *     DescribeInstanceHealth for each ELB that has some of kiln's instances registered
  *     (the only per-cluster call; ELBs with nothing registered cost nothing), the
  *     instances phase 1 missed (launched a moment ago, tags not there yet) by id, and
- *     the image of any group without a kiln:image tag from its launch template.
+ *     the image of any group without a kiln:image tag from its launch template;
+ *   phase 3, with [aws] health_probe = private only: kiln's own HTTP health check of each
+ *     running instance of a group that is not attached to its cluster's ELB (probe.c).
  *
  * What an instance's health means on AWS (the pipeline waits for "healthy", then for
  * "in service" after enabling):
@@ -51,6 +53,15 @@ struct inv {
     const char **missing_ids;
     size_t n_missing_ids;
     struct aws_ec2_instances *missing_parts;
+    /* phase 3's probes */
+    struct probe_task *probes;
+    size_t n_probes;
+};
+
+struct probe_task {
+    const char *id, *ip, *path;
+    int port, timeout_ms;
+    struct aws_probe result;
 };
 
 /* ---- phase 1 ---- */
@@ -201,6 +212,75 @@ static void merge_missing(struct inv *v)
     qsort(v->ec2.v, v->ec2.n, sizeof *v->ec2.v, cmp_ec2);
 }
 
+/* ---- phase 3 ---- */
+
+static const struct aws_elb *find_elb(const struct inv *v, const char *name)
+{
+    for (size_t e = 0; e < v->elbs.n; e++)
+        if (strcmp(v->elbs.v[e].name, name) == 0)
+            return &v->elbs.v[e];
+    return NULL;
+}
+
+/* The running instances of the groups kiln's ELB does not serve yet (a new group on its
+ * health gate, or a disabled one), with the ELB's own target. */
+static void plan_probes(struct inv *v)
+{
+    if (v->a->health_probe != KILN_PROBE_PRIVATE)
+        return;
+    size_t cap = 0;
+    for (size_t i = 0; i < v->asgs.n; i++) {
+        const struct aws_asg *g = &v->asgs.v[i];
+        struct kiln_group_name gn;
+        if (!kiln_group(g, &gn))
+            continue;
+        char cluster[KILN_CLUSTER_SIZE], lb[AWS_ELB_NAME_SIZE];
+        kiln_cluster_name_format(cluster, sizeof cluster, gn.app, gn.env);
+        aws_elb_name(cluster, lb);
+        const struct aws_elb *elb = find_elb(v, lb);
+        int port;
+        const char *path;
+        if (elb == NULL || aws_strs_has(&g->lbs, lb) ||
+            aws_probe_target(elb->hc_target, &port, &path) < 0)
+            continue;
+        for (size_t k = 0; k < g->n_instances; k++) {
+            const struct aws_ec2_instance *x = find_ec2(&v->ec2, g->instances[k].id);
+            if (x == NULL || strcmp(x->state, "running") != 0 || x->private_ip[0] == '\0' ||
+                aws_strs_has(&elb->instances, x->id))
+                continue;
+            if (v->n_probes == cap) {
+                cap = cap ? 2 * cap : 16;
+                v->probes = xrealloc(v->probes, cap * sizeof *v->probes);
+            }
+            v->probes[v->n_probes++] = (struct probe_task){
+                .id = x->id,
+                .ip = x->private_ip,
+                .path = path,
+                .port = port,
+                .timeout_ms = elb->hc_timeout * 1000,
+            };
+        }
+    }
+}
+
+static int phase3(struct kiln_aws_client *c, void *arg, size_t i, struct kiln_err *err)
+{
+    (void)c;
+    (void)err;
+    struct inv *v = arg;
+    struct probe_task *t = &v->probes[i];
+    aws_probe_health(t->ip, t->port, t->path, t->timeout_ms, &t->result);
+    return 0;
+}
+
+static const struct aws_probe *find_probe(const struct inv *v, const char *id)
+{
+    for (size_t i = 0; i < v->n_probes; i++)
+        if (strcmp(v->probes[i].id, id) == 0)
+            return &v->probes[i].result;
+    return NULL;
+}
+
 static void inv_free(struct inv *v)
 {
     aws_elbs_free(&v->elbs);
@@ -218,6 +298,7 @@ static void inv_free(struct inv *v)
     free(v->lt_image);
     free(v->lt_group);
     free(v->missing_ids);
+    free(v->probes);
 }
 
 /* ---- building the snapshot ---- */
@@ -375,6 +456,7 @@ static int add_instances(struct inv *v, struct kiln_snapshot *snap, struct kiln_
         const struct aws_instance_health *h = c->elb && aws_strs_has(&c->elb->instances, ai->id)
                                                   ? find_health(c->health, ai->id)
                                                   : NULL;
+        const struct aws_probe *probe = h == NULL ? find_probe(v, ai->id) : NULL;
         if (h != NULL && strcmp(h->state, "InService") == 0)
             it.lb_state = KILN_LB_IN_SERVICE;
         if (it.state != KILN_INSTANCE_RUNNING) {
@@ -389,6 +471,9 @@ static int add_instances(struct inv *v, struct kiln_snapshot *snap, struct kiln_
                 it.health = KILN_HEALTH_UNHEALTHY;
             if (strcmp(h->description, "N/A") != 0)
                 it.health_detail = h->description;
+        } else if (probe != NULL) {
+            it.health = probe->health;
+            it.health_detail = probe->detail;
         } else if (strcmp(ai->health, "Healthy") == 0) {
             it.health = KILN_HEALTH_HEALTHY;
         }
@@ -547,6 +632,10 @@ int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct ki
     }
     if (rc == 0) {
         merge_missing(&v);
+        plan_probes(&v);
+        rc = aws_parallel(a, v.n_probes, MAX_THREADS, phase3, &v, err);
+    }
+    if (rc == 0) {
         snap = kiln_snapshot_new();
         rc = build(&v, snap, err);
         if (rc == 0)

@@ -25,6 +25,7 @@ libkiln_a_SOURCES += \
 	src/provider/aws/inventory.c \
 	src/provider/aws/apps.c \
 	src/provider/aws/groups.c \
+	src/provider/aws/probe.c \
 	src/provider/aws/repo.c \
 	src/provider/aws/bake.c \
 	src/provider/aws/lock.c \

@@ -305,6 +305,7 @@ struct kiln_provider *kiln_aws_open(struct kiln_ctx *ctx, struct kiln_err *err)
     if (hz > 0 && a->hosted_zone[hz - 1] == '.')
         a->hosted_zone[hz - 1] = '\0';
     a->bake_method = cfg->aws.bake_method;
+    a->health_probe = cfg->aws.health_probe;
     a->aminate_command = dup_str(cfg->aws.aminate_command);
     a->base_ami = dup_str(cfg->aws.base_ami);
     a->instance_type = dup_str(cfg->aws.instance_type);
