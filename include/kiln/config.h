@@ -33,6 +33,12 @@ enum kiln_bake_method {
     KILN_BAKE_BUILDER, /* a builder instance and CreateImage */
 };
 
+/* How a new group's instances are judged before the group takes traffic on AWS. */
+enum kiln_health_probe {
+    KILN_PROBE_ELB,     /* Auto Scaling's health, then the ELB's InService once attached */
+    KILN_PROBE_PRIVATE, /* kiln itself GETs each instance's health URL on its private IP */
+};
+
 /* One line of [keys]: "action = key", kept as written for the console to
  * interpret; line is where it was in the file, for the console's messages. */
 struct kiln_keybinding {
@@ -80,6 +86,7 @@ struct kiln_config {
         const char *endpoint;
         const char *hosted_zone;
         enum kiln_bake_method bake_method;
+        enum kiln_health_probe health_probe;
         const char *aminate_command;
         const char *base_ami;
         const char *instance_type;
