@@ -14,6 +14,7 @@ UNIT_TESTS = \
 	tests/unit/test_paths \
 	tests/unit/test_config \
 	tests/unit/test_model \
+	tests/unit/test_snapshot_splice \
 	tests/unit/test_journal \
 	tests/unit/test_history \
 	tests/unit/test_manifest \

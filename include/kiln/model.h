@@ -210,6 +210,13 @@ struct kiln_lb *kiln_snapshot_add_lb(struct kiln_snapshot *snap, const struct ki
  * snapshot is immutable and lookups work. */
 int kiln_snapshot_finish(struct kiln_snapshot *snap, struct kiln_err *err);
 
+/* A new finished snapshot: base, with the cluster app-env (its env, groups, instances and
+ * load balancer) as part has it, or without it when part does not have it; images and
+ * packages from both (part's win). Neither input changes. (src/core/snapshot_splice.c) */
+int kiln_snapshot_splice(const struct kiln_snapshot *base, const struct kiln_snapshot *part,
+                         const char *app, const char *env, struct kiln_snapshot **out,
+                         struct kiln_err *err);
+
 /* ---- reading (any thread holding a reference) ---- */
 
 /* Lookups by name or id (binary search); NULL when absent. */

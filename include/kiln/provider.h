@@ -75,6 +75,12 @@ struct kiln_provider_ops {
     const char *name; /* "local", "aws" */
     /* The whole inventory as a finished snapshot (caller releases it). */
     int (*inventory)(struct kiln_provider *p, struct kiln_snapshot **out, struct kiln_err *err);
+    /* Optional (NULL: use inventory): one cluster's part of it, cheaper than the whole
+     * on a large account. The snapshot holds that cluster (absent when it does not
+     * exist), and the images and packages; kiln_snapshot_splice puts it into a whole
+     * one. */
+    int (*inventory_cluster)(struct kiln_provider *p, const char *app, const char *env,
+                             struct kiln_snapshot **out, struct kiln_err *err);
     int (*create_app)(struct kiln_provider *p, const struct kiln_app_spec *spec,
                       struct kiln_err *err);
     int (*delete_app)(struct kiln_provider *p, const char *app, const char *env, bool force,

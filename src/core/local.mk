@@ -7,6 +7,7 @@ libkiln_a_SOURCES += \
 	src/core/paths.c \
 	src/core/config.c \
 	src/core/model.c \
+	src/core/snapshot_splice.c \
 	src/core/journal.c \
 	src/core/history.c \
 	src/core/manifest.c

@@ -90,8 +90,9 @@ static void read_group(const xmlNode *m, struct aws_asg *g)
     }
 }
 
-int aws_asg_describe(struct kiln_aws_client *c, const char *name, struct aws_asgs *out,
-                     struct kiln_err *err)
+/* By name; else one cluster's groups (app and env given); else every kiln group. */
+static int describe(struct kiln_aws_client *c, const char *name, const char *app, const char *env,
+                    struct aws_asgs *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
     struct kiln_aws_pager pg;
@@ -102,6 +103,11 @@ int aws_asg_describe(struct kiln_aws_client *c, const char *name, struct aws_asg
         kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, "DescribeAutoScalingGroups");
         if (name != NULL) {
             kiln_aws_query_add(&q, "AutoScalingGroupNames.member.1", name);
+        } else if (app != NULL) {
+            kiln_aws_query_add(&q, "Filters.member.1.Name", "tag:" AWS_TAG_APP);
+            kiln_aws_query_add(&q, "Filters.member.1.Values.member.1", app);
+            kiln_aws_query_add(&q, "Filters.member.2.Name", "tag:" AWS_TAG_ENV);
+            kiln_aws_query_add(&q, "Filters.member.2.Values.member.1", env);
         } else {
             /* Only kiln's groups: the server does the filtering, so a large account's
              * other groups cost neither pages nor parsing. */
@@ -128,6 +134,18 @@ int aws_asg_describe(struct kiln_aws_client *c, const char *name, struct aws_asg
     if (rc < 0)
         aws_asgs_free(out);
     return rc;
+}
+
+int aws_asg_describe(struct kiln_aws_client *c, const char *name, struct aws_asgs *out,
+                     struct kiln_err *err)
+{
+    return describe(c, name, NULL, NULL, out, err);
+}
+
+int aws_asg_describe_cluster(struct kiln_aws_client *c, const char *app, const char *env,
+                             struct aws_asgs *out, struct kiln_err *err)
+{
+    return describe(c, NULL, app, env, out, err);
 }
 
 void aws_asgs_free(struct aws_asgs *l)

@@ -159,6 +159,10 @@ struct aws_ec2_instances {
 int aws_ec2_describe_instances(struct kiln_aws_client *c, const char *tag_key,
                                const char *const *ids, size_t n_ids, struct aws_ec2_instances *out,
                                struct kiln_err *err);
+/* One cluster's instances: tagged kiln:app=app and kiln:env=env, every page. */
+int aws_ec2_describe_cluster_instances(struct kiln_aws_client *c, const char *app,
+                                       const char *env, struct aws_ec2_instances *out,
+                                       struct kiln_err *err);
 void aws_ec2_instances_free(struct aws_ec2_instances *l);
 
 struct aws_ec2_image {
@@ -233,6 +237,9 @@ struct aws_asgs {
 /* Groups named name (NULL: every group with a kiln:app tag), every page. */
 int aws_asg_describe(struct kiln_aws_client *c, const char *name, struct aws_asgs *out,
                      struct kiln_err *err);
+/* The groups tagged kiln:app=app and kiln:env=env, every page. */
+int aws_asg_describe_cluster(struct kiln_aws_client *c, const char *app, const char *env,
+                             struct aws_asgs *out, struct kiln_err *err);
 void aws_asgs_free(struct aws_asgs *l);
 
 struct aws_asg_create {
@@ -364,6 +371,8 @@ void aws_cluster_fqdn(struct aws *a, const char *app, const char *env, char *out
 /* ---- the operations, by file ---- */
 
 int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct kiln_err *err);
+int aws_inventory_cluster(struct kiln_provider *p, const char *app, const char *env,
+                          struct kiln_snapshot **out, struct kiln_err *err);
 int aws_create_app(struct kiln_provider *p, const struct kiln_app_spec *spec, struct kiln_err *err);
 int aws_delete_app(struct kiln_provider *p, const char *app, const char *env, bool force,
                    struct kiln_err *err);

@@ -58,10 +58,15 @@ static void read_reservations(const xmlNode *root, struct aws_ec2_instances *out
     }
 }
 
-/* One filtered DescribeInstances, every page. */
-static int describe_filtered(struct kiln_aws_client *c, const char *filter,
-                             const char *const *values, size_t n_values,
-                             struct aws_ec2_instances *out, struct kiln_err *err)
+struct ec2_filter {
+    const char *name;
+    const char *const *values;
+    size_t n_values;
+};
+
+/* One filtered DescribeInstances (every filter must match), every page. */
+static int describe_filtered(struct kiln_aws_client *c, const struct ec2_filter *filters,
+                             size_t n_filters, struct aws_ec2_instances *out, struct kiln_err *err)
 {
     struct kiln_aws_pager pg;
     kiln_aws_pager_init(&pg, KILN_AWS_PAGE_EC2, "DescribeInstances");
@@ -69,11 +74,14 @@ static int describe_filtered(struct kiln_aws_client *c, const char *filter,
     while (rc == 0 && kiln_aws_pager_more(&pg)) {
         struct kiln_aws_query q;
         kiln_aws_query_init(&q, KILN_AWS_EC2, "DescribeInstances");
-        kiln_aws_query_add(&q, "Filter.1.Name", filter);
-        for (size_t i = 0; i < n_values; i++) {
-            char name[40];
-            snprintf(name, sizeof name, "Filter.1.Value.%zu", i + 1);
-            kiln_aws_query_add(&q, name, values[i]);
+        for (size_t f = 0; f < n_filters; f++) {
+            char name[48];
+            snprintf(name, sizeof name, "Filter.%zu.Name", f + 1);
+            kiln_aws_query_add(&q, name, filters[f].name);
+            for (size_t i = 0; i < filters[f].n_values; i++) {
+                snprintf(name, sizeof name, "Filter.%zu.Value.%zu", f + 1, i + 1);
+                kiln_aws_query_add(&q, name, filters[f].values[i]);
+            }
         }
         kiln_aws_query_add(&q, "MaxResults", "1000");
         kiln_aws_pager_apply(&pg, &q);
@@ -97,14 +105,28 @@ int aws_ec2_describe_instances(struct kiln_aws_client *c, const char *tag_key,
     memset(out, 0, sizeof *out);
     int rc = 0;
     if (tag_key != NULL) {
-        rc = describe_filtered(c, "tag-key", &tag_key, 1, out, err);
+        rc = describe_filtered(c, &(struct ec2_filter){"tag-key", &tag_key, 1}, 1, out, err);
     } else {
         /* By the instance-id filter rather than InstanceId.N: an id EC2 has forgotten
          * (terminated an hour ago) fails InstanceId.N as a whole, a filter just skips it. */
-        for (size_t i = 0; rc == 0 && i < n_ids; i += IDS_PER_CALL)
-            rc = describe_filtered(c, "instance-id", ids + i,
-                                   n_ids - i < IDS_PER_CALL ? n_ids - i : IDS_PER_CALL, out, err);
+        for (size_t i = 0; rc == 0 && i < n_ids; i += IDS_PER_CALL) {
+            struct ec2_filter f = {"instance-id", ids + i,
+                                   n_ids - i < IDS_PER_CALL ? n_ids - i : IDS_PER_CALL};
+            rc = describe_filtered(c, &f, 1, out, err);
+        }
     }
+    if (rc < 0)
+        aws_ec2_instances_free(out);
+    return rc;
+}
+
+int aws_ec2_describe_cluster_instances(struct kiln_aws_client *c, const char *app,
+                                       const char *env, struct aws_ec2_instances *out,
+                                       struct kiln_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct ec2_filter f[] = {{"tag:" AWS_TAG_APP, &app, 1}, {"tag:" AWS_TAG_ENV, &env, 1}};
+    int rc = describe_filtered(c, f, 2, out, err);
     if (rc < 0)
         aws_ec2_instances_free(out);
     return rc;

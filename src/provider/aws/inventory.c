@@ -13,6 +13,11 @@
  *   phase 3, with [aws] health_probe = private only: kiln's own HTTP health check of each
  *     running instance of a group that is not attached to its cluster's ELB (probe.c).
  *
+ * One cluster's inventory (aws_inventory_cluster, for what is on screen and for `status
+ * APP --env ENV`) makes the same calls narrowed to it: its ELB by name, the groups and
+ * instances tagged with its app and env, and phase 2 for that one ELB; about six
+ * requests whatever the account's size.
+ *
  * What an instance's health means on AWS (the pipeline waits for "healthy", then for
  * "in service" after enabling):
  *   lb_state  in-service / out-of-service as the cluster's ELB says
@@ -39,6 +44,8 @@
 
 struct inv {
     struct aws *a;
+    const char *app, *env;        /* one cluster only, when app is set */
+    char lb[AWS_ELB_NAME_SIZE];   /* its ELB */
     struct aws_elbs elbs;
     struct aws_asgs asgs;
     struct aws_ec2_instances ec2;
@@ -71,11 +78,20 @@ static int phase1(struct kiln_aws_client *c, void *arg, size_t i, struct kiln_er
     struct inv *v = arg;
     switch (i) {
     case 0:
-        return aws_elb_describe(c, NULL, 0, &v->elbs, err);
+        if (v->app == NULL)
+            return aws_elb_describe(c, NULL, 0, &v->elbs, err);
+        if (aws_elb_describe(c, (const char *const[]){v->lb}, 1, &v->elbs, err) == 0)
+            return 0;
+        if (err->code != KILN_E_NOTFOUND)
+            return -1;
+        kiln_err_clear(err); /* no ELB: the cluster may still have groups */
+        return 0;
     case 1:
-        return aws_asg_describe(c, NULL, &v->asgs, err);
+        return v->app ? aws_asg_describe_cluster(c, v->app, v->env, &v->asgs, err)
+                      : aws_asg_describe(c, NULL, &v->asgs, err);
     case 2:
-        return aws_ec2_describe_instances(c, AWS_TAG_APP, NULL, 0, &v->ec2, err);
+        return v->app ? aws_ec2_describe_cluster_instances(c, v->app, v->env, &v->ec2, err)
+                      : aws_ec2_describe_instances(c, AWS_TAG_APP, NULL, 0, &v->ec2, err);
     default:
         return aws_ec2_describe_images(c, NULL, NULL, &v->images, err);
     }
@@ -619,11 +635,10 @@ static int build(struct inv *v, struct kiln_snapshot *snap, struct kiln_err *err
     return rc;
 }
 
-int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct kiln_err *err)
+static int inventory(struct aws *a, struct inv *vp, struct kiln_snapshot **out,
+                     struct kiln_err *err)
 {
-    struct aws *a = aws_of(p);
-    aws_lock_refresh(a);
-    struct inv v = {.a = a};
+    struct inv v = *vp;
     struct kiln_snapshot *snap = NULL;
     int rc = aws_parallel(a, 4, 4, phase1, &v, err);
     if (rc == 0) {
@@ -644,9 +659,38 @@ int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct ki
     inv_free(&v);
     if (rc < 0) {
         kiln_snapshot_release(snap);
-        kiln_err_prefix(err, "cannot read the AWS inventory");
         return -1;
     }
     *out = snap;
+    return 0;
+}
+
+int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct kiln_err *err)
+{
+    struct aws *a = aws_of(p);
+    aws_lock_refresh(a);
+    struct inv v = {.a = a};
+    if (inventory(a, &v, out, err) < 0) {
+        kiln_err_prefix(err, "cannot read the AWS inventory");
+        return -1;
+    }
+    return 0;
+}
+
+int aws_inventory_cluster(struct kiln_provider *p, const char *app, const char *env,
+                          struct kiln_snapshot **out, struct kiln_err *err)
+{
+    struct aws *a = aws_of(p);
+    char cluster[KILN_CLUSTER_SIZE];
+    if (kiln_name_validate_app(app, err) < 0 || kiln_name_validate_env(env, err) < 0 ||
+        kiln_cluster_name_format(cluster, sizeof cluster, app, env) < 0)
+        return -1;
+    aws_lock_refresh(a);
+    struct inv v = {.a = a, .app = app, .env = env};
+    aws_elb_name(cluster, v.lb);
+    if (inventory(a, &v, out, err) < 0) {
+        kiln_err_prefix(err, "cannot read %s's AWS inventory", cluster);
+        return -1;
+    }
     return 0;
 }

@@ -257,6 +257,7 @@ static void aws_close(struct kiln_provider *p)
 static const struct kiln_provider_ops aws_ops = {
     .name = "aws",
     .inventory = aws_inventory,
+    .inventory_cluster = aws_inventory_cluster,
     .create_app = aws_create_app,
     .delete_app = aws_delete_app,
     .package_push = aws_package_push,
