@@ -118,6 +118,17 @@ is "$(status_json | json "d[0]['envs'][0]['groups'][0]['package']")" "$nvr" \
 is "$(status_json | json "[(i['state'], i['health'], i['lb_state']) for i in d[0]['envs'][0]['groups'][0]['instances']]")" \
     "[('running', 'healthy', 'in-service')]" "its instance runs, healthy and in service"
 
+requests() { fx GET requests | json "sum(d.values())"; }
+n0=$(requests)
+run "$KILN" status hello-world --env test --json
+n1=$(requests)
+is "$(json "d[0]['envs'][0]['groups'][0]['image']" <<<"$OUT")" "$ami" \
+    "status of one cluster reads it by itself"
+ok "$([ $((n1 - n0)) -le 7 ]; echo $?)" "in $((n1 - n0)) requests (at most 7)"
+run "$KILN" status hello-world --env nowhere --json
+is "$RC" 1 "status of a cluster that does not exist fails"
+like "$ERR" "there is no app hello-world in env nowhere" "and says so"
+
 run "$KILN" build hello-world
 is "$OUT" "${nvr%-1.*}-2.${nvr##*.}" "a rebuild gets the next release: the repo and the AMIs' tags say which"
 run "$KILN" deploy hello-world --env test --package "$nvr" --desired 2
