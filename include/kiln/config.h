@@ -63,6 +63,8 @@ struct kiln_config {
         const char *theme;
         bool mouse;
         int64_t refresh_interval_ms;
+        int64_t whole_refresh_interval_ms; /* the whole inventory, where the provider can
+                                              refresh the cluster on screen alone */
         bool ascii; /* ASCII instead of line-drawing characters */
     } console;
 

@@ -818,6 +818,15 @@ static void engine_notify(struct kiln_job *job, void *arg)
     kiln_wake_signal(arg);
 }
 
+/* The feed refreshes the selected cluster more often than the rest. */
+static void tell_focus(struct console *c)
+{
+    if (c->feed == NULL)
+        return;
+    const struct kiln_env *env = ui_selected_env(c);
+    ui_feed_focus(c->feed, env ? env->app->name : NULL, env ? env->name : NULL);
+}
+
 static void take_news(struct console *c)
 {
     ui_take_snapshot(c);
@@ -861,6 +870,7 @@ static void loop(struct console *c)
             /* Input is answered at once; other threads' news at most ~30 times a second. */
             if (input || now - c->last_frame_us >= UI_FRAME_US) {
                 ui_render(c);
+                tell_focus(c);
                 input = false;
             }
         }
@@ -957,8 +967,8 @@ int kiln_console_run(struct kiln_ctx *ctx, struct kiln_err *err)
         c->runner = ui_runner_start(c, &e);
         if (c->runner == NULL)
             ui_log(c, KILN_LOG_ERROR, "kiln", "%s", e.msg);
-        c->feed = ui_feed_start(ctx, c->model, &c->wake, c->cfg->console.refresh_interval_ms, 1,
-                                EVENT_INBOX, &e);
+        c->feed = ui_feed_start(ctx, c->model, &c->wake, c->cfg->console.refresh_interval_ms,
+                                c->cfg->console.whole_refresh_interval_ms, 1, EVENT_INBOX, &e);
         if (c->feed == NULL)
             ui_log(c, KILN_LOG_ERROR, "kiln", "%s", e.msg);
         else

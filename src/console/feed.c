@@ -2,6 +2,7 @@
 #include "console/feed.h"
 
 #include "kiln/context.h"
+#include "kiln/names.h"
 #include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
@@ -30,7 +31,8 @@ struct ui_feed {
     FILE *devnull;
     struct kiln_model *model;
     struct kiln_wake *wake;
-    int64_t refresh_ms;
+    int64_t refresh_ms, whole_ms;
+    char focus_app[KILN_APP_SIZE], focus_env[KILN_ENV_SIZE]; /* under mu; "": none */
 
     pthread_mutex_t mu;
     pthread_cond_t cond; /* CLOCK_MONOTONIC */
@@ -115,24 +117,62 @@ static void thread_done(struct ui_feed *f)
     pthread_mutex_unlock(&f->mu);
 }
 
+bool ui_feed_plan_whole(bool can_focus, bool has_focus, bool have_whole, int64_t since_whole_ms,
+                        int64_t whole_ms)
+{
+    return !can_focus || !has_focus || !have_whole || since_whole_ms >= whole_ms;
+}
+
+/* The focused cluster, read now, in the last published inventory. */
+static int refresh_cluster(struct ui_feed *f, struct kiln_provider *p, const char *app,
+                           const char *env, struct kiln_snapshot **out, struct kiln_err *err)
+{
+    struct kiln_snapshot *part = NULL;
+    if (p->ops->inventory_cluster(p, app, env, &part, err) < 0)
+        return -1;
+    const struct kiln_snapshot *base = kiln_model_acquire(f->model);
+    int rc = kiln_snapshot_splice(base, part, app, env, out, err);
+    kiln_snapshot_release(base);
+    kiln_snapshot_release(part);
+    return rc;
+}
+
 static void *refresher_main(void *arg)
 {
     struct ui_feed *f = arg;
     struct kiln_provider *p = NULL;
     int64_t backoff = 0;
+    bool have_whole = false;
+    int64_t whole_at = 0; /* monotonic µs */
 
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
         f->refresh_now = false;
+        char app[KILN_APP_SIZE], env[KILN_ENV_SIZE];
+        snprintf(app, sizeof app, "%s", f->focus_app);
+        snprintf(env, sizeof env, "%s", f->focus_env);
         pthread_mutex_unlock(&f->mu);
 
         struct kiln_err err = {0};
         struct kiln_snapshot *snap = NULL;
         int rc = -1;
-        if (p == NULL)
+        if (p == NULL) {
             p = kiln_provider_open(&f->ctx, &err);
-        if (p != NULL)
-            rc = p->ops->inventory(p, &snap, &err);
+            have_whole = false; /* what was read through another connection may be old */
+        }
+        if (p != NULL) {
+            int64_t now = kiln_mono_us();
+            if (ui_feed_plan_whole(p->ops->inventory_cluster != NULL, app[0] && env[0],
+                                   have_whole, (now - whole_at) / 1000, f->whole_ms)) {
+                rc = p->ops->inventory(p, &snap, &err);
+                if (rc == 0) {
+                    have_whole = true;
+                    whole_at = now;
+                }
+            } else {
+                rc = refresh_cluster(f, p, app, env, &snap, &err);
+            }
+        }
         if (rc == 0 && kiln_model_publish(f->model, snap, &err) < 0)
             rc = -1;
         if (rc < 0) {
@@ -268,8 +308,8 @@ static void *events_main(void *arg)
 }
 
 struct ui_feed *ui_feed_start(const struct kiln_ctx *ctx, struct kiln_model *model,
-                              struct kiln_wake *wake, int64_t refresh_ms, uint64_t since,
-                              size_t inbox_cap, struct kiln_err *err)
+                              struct kiln_wake *wake, int64_t refresh_ms, int64_t whole_ms,
+                              uint64_t since, size_t inbox_cap, struct kiln_err *err)
 {
     struct ui_feed *f = xcalloc(1, sizeof *f);
     f->ctx = *ctx;
@@ -287,6 +327,7 @@ struct ui_feed *ui_feed_start(const struct kiln_ctx *ctx, struct kiln_model *mod
     f->model = model;
     f->wake = wake;
     f->refresh_ms = refresh_ms > REFRESH_MIN_GAP_MS ? refresh_ms : 2 * REFRESH_MIN_GAP_MS;
+    f->whole_ms = whole_ms > f->refresh_ms ? whole_ms : f->refresh_ms;
     f->since = since;
     f->inbox_cap = inbox_cap ? inbox_cap : 1;
     f->inbox = xcalloc(f->inbox_cap, sizeof *f->inbox);
@@ -317,6 +358,20 @@ struct ui_feed *ui_feed_start(const struct kiln_ctx *ctx, struct kiln_model *mod
         return NULL;
     }
     return f;
+}
+
+void ui_feed_focus(struct ui_feed *f, const char *app, const char *env)
+{
+    if (app == NULL || env == NULL)
+        app = env = "";
+    pthread_mutex_lock(&f->mu);
+    if (strcmp(f->focus_app, app) != 0 || strcmp(f->focus_env, env) != 0) {
+        snprintf(f->focus_app, sizeof f->focus_app, "%s", app);
+        snprintf(f->focus_env, sizeof f->focus_env, "%s", env);
+        f->refresh_now = app[0] != '\0';
+        pthread_cond_broadcast(&f->cond);
+    }
+    pthread_mutex_unlock(&f->mu);
 }
 
 void ui_feed_refresh(struct ui_feed *f)

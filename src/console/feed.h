@@ -2,7 +2,10 @@
  * it wait (DESIGN.md, "Threads and data flow in kiln").
  *
  * The refresher asks the provider for the inventory every refresh interval, or
- * soon after an event says something changed, and publishes it into the model.
+ * soon after an event says something changed, and publishes it into the model. Where
+ * the provider can read one cluster alone (AWS), only the cluster on screen is read at
+ * that pace and spliced into the last whole inventory, which is read every "whole"
+ * interval: on a large account that is six requests instead of hundreds.
  * The events thread follows the provider's event stream into a bounded inbox.
  * Both wake the UI, reconnect with a growing back-off when the provider fails, and
  * say what is going on in a state the status line shows. */
@@ -36,8 +39,17 @@ struct ui_feed_state {
  * are /dev/null) and must outlive the feed. Events after `since` are followed
  * (0: only new ones); the inbox keeps `inbox_cap` events between two UI passes. */
 struct ui_feed *ui_feed_start(const struct kiln_ctx *ctx, struct kiln_model *model,
-                              struct kiln_wake *wake, int64_t refresh_ms, uint64_t since,
-                              size_t inbox_cap, struct kiln_err *err);
+                              struct kiln_wake *wake, int64_t refresh_ms, int64_t whole_ms,
+                              uint64_t since, size_t inbox_cap, struct kiln_err *err);
+
+/* The cluster on screen (NULL, NULL: none); a new one is refreshed at once. */
+void ui_feed_focus(struct ui_feed *f, const char *app, const char *env);
+
+/* Whether the next refresh reads the whole inventory rather than the focused cluster:
+ * when the provider cannot read one cluster, nothing is focused, no whole inventory was
+ * read yet, or the last is whole_ms old. */
+bool ui_feed_plan_whole(bool can_focus, bool has_focus, bool have_whole, int64_t since_whole_ms,
+                        int64_t whole_ms);
 
 /* Asks for an inventory now (e.g. after the user's command finished). */
 void ui_feed_refresh(struct ui_feed *f);

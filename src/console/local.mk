@@ -36,8 +36,8 @@ libkiln_a_SOURCES += \
 # tmux, and its benchmark. Kept here with the code they test; they add to the
 # lists the other fragments start.
 check_PROGRAMS += tests/unit/test_console
-TESTS += tests/unit/test_console tests/e2e/console.sh
-EXTRA_DIST += tests/e2e/console.sh \
+TESTS += tests/unit/test_console tests/e2e/console.sh tests/e2e/console_aws.sh
+EXTRA_DIST += tests/e2e/console.sh tests/e2e/console_aws.sh \
 	tests/e2e/screens/empty.txt \
 	tests/e2e/screens/help.txt \
 	tests/e2e/screens/size-80x24.txt \

@@ -114,6 +114,8 @@ static const struct key_spec keys[] = {
 
     STRING("console", "theme", console.theme, "default", check_word),
     BOOL("console", "mouse", console.mouse, false),
+    DURATION("console", "whole_refresh_interval", console.whole_refresh_interval_ms, 500,
+             MS_PER_H, 30 * MS_PER_S),
     DURATION("console", "refresh_interval", console.refresh_interval_ms, 500, MS_PER_H,
              2 * MS_PER_S),
     BOOL("console", "ascii", console.ascii, false),
