@@ -26,7 +26,7 @@ int kiln_command_run(const struct kiln_cmd *cmd, struct kiln_ctx *ctx, int argc,
 {
     struct kiln_args args;
     if (wants_help(argc, argv)) {
-        kiln_command_print_help(cmd, ctx->read_only, stdout);
+        kiln_command_print_help(cmd, ctx->read_only, ctx->out);
         return 0;
     }
     if (kiln_args_parse(cmd, ctx, argc, argv, &args, err) < 0)

@@ -38,6 +38,7 @@ struct ui_feed {
     pthread_cond_t cond; /* CLOCK_MONOTONIC */
     bool stop;
     bool refresh_now;
+    bool whole_now; /* the next refresh reads everything (a job or command changed things) */
     struct ui_feed_state state;
     char inv_err[256], ev_err[256];
     uint64_t since;
@@ -148,6 +149,8 @@ static void *refresher_main(void *arg)
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
         f->refresh_now = false;
+        bool force_whole = f->whole_now;
+        f->whole_now = false;
         char app[KILN_APP_SIZE], env[KILN_ENV_SIZE];
         snprintf(app, sizeof app, "%s", f->focus_app);
         snprintf(env, sizeof env, "%s", f->focus_env);
@@ -162,8 +165,9 @@ static void *refresher_main(void *arg)
         }
         if (p != NULL) {
             int64_t now = kiln_mono_us();
-            if (ui_feed_plan_whole(p->ops->inventory_cluster != NULL, app[0] && env[0],
-                                   have_whole, (now - whole_at) / 1000, f->whole_ms)) {
+            if (force_whole ||
+                ui_feed_plan_whole(p->ops->inventory_cluster != NULL, app[0] && env[0], have_whole,
+                                   (now - whole_at) / 1000, f->whole_ms)) {
                 rc = p->ops->inventory(p, &snap, &err);
                 if (rc == 0) {
                     have_whole = true;
@@ -368,7 +372,8 @@ void ui_feed_focus(struct ui_feed *f, const char *app, const char *env)
     if (strcmp(f->focus_app, app) != 0 || strcmp(f->focus_env, env) != 0) {
         snprintf(f->focus_app, sizeof f->focus_app, "%s", app);
         snprintf(f->focus_env, sizeof f->focus_env, "%s", env);
-        f->refresh_now = app[0] != '\0';
+        if (app[0] != '\0')
+            f->refresh_now = true;
         pthread_cond_broadcast(&f->cond);
     }
     pthread_mutex_unlock(&f->mu);
@@ -378,6 +383,7 @@ void ui_feed_refresh(struct ui_feed *f)
 {
     pthread_mutex_lock(&f->mu);
     f->refresh_now = true;
+    f->whole_now = true;
     pthread_cond_broadcast(&f->cond);
     pthread_mutex_unlock(&f->mu);
 }

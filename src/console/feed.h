@@ -51,7 +51,8 @@ void ui_feed_focus(struct ui_feed *f, const char *app, const char *env);
 bool ui_feed_plan_whole(bool can_focus, bool has_focus, bool have_whole, int64_t since_whole_ms,
                         int64_t whole_ms);
 
-/* Asks for an inventory now (e.g. after the user's command finished). */
+/* Asks for the whole inventory now (e.g. after the user's command finished: it may have
+ * made a cluster, or changed one that is not on screen). */
 void ui_feed_refresh(struct ui_feed *f);
 
 void ui_feed_get_state(struct ui_feed *f, struct ui_feed_state *out);

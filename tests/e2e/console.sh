@@ -111,6 +111,9 @@ keys_slow Escape
 tmux_keys : 'nosuchcommand' Enter
 screen_wait 5 "unknown command 'nosuchcommand'"
 ok $? "an unknown command says so"
+tmux_keys : 'bake --help' Enter
+screen_wait 5 'bake usage: kiln bake APP'
+ok $? ":bake --help shows bake's help in the log, not over the screen"
 tmux_keys : "help 'unterminated" Enter
 screen_wait 5 'quote .* is not closed'
 ok $? "quoting errors are reported, nothing runs"

@@ -75,7 +75,7 @@ static int describe_filtered(struct kiln_aws_client *c, const struct ec2_filter 
         struct kiln_aws_query q;
         kiln_aws_query_init(&q, KILN_AWS_EC2, "DescribeInstances");
         for (size_t f = 0; f < n_filters; f++) {
-            char name[48];
+            char name[64];
             snprintf(name, sizeof name, "Filter.%zu.Name", f + 1);
             kiln_aws_query_add(&q, name, filters[f].name);
             for (size_t i = 0; i < filters[f].n_values; i++) {

@@ -44,8 +44,8 @@
 
 struct inv {
     struct aws *a;
-    const char *app, *env;        /* one cluster only, when app is set */
-    char lb[AWS_ELB_NAME_SIZE];   /* its ELB */
+    const char *app, *env;      /* one cluster only, when app is set */
+    char lb[AWS_ELB_NAME_SIZE]; /* its ELB */
     struct aws_elbs elbs;
     struct aws_asgs asgs;
     struct aws_ec2_instances ec2;
@@ -238,8 +238,25 @@ static const struct aws_elb *find_elb(const struct inv *v, const char *name)
     return NULL;
 }
 
-/* The running instances of the groups kiln's ELB does not serve yet (a new group on its
- * health gate, or a disabled one), with the ELB's own target. */
+/* True when g is its cluster's newest group: a group on its health gate always is, and
+ * the older disabled ones kept for rollback need no probing on every refresh. */
+static bool newest_in_cluster(const struct inv *v, const struct aws_asg *g,
+                              const struct kiln_group_name *gn)
+{
+    for (size_t i = 0; i < v->asgs.n; i++) {
+        const struct aws_asg *o = &v->asgs.v[i];
+        struct kiln_group_name on;
+        if (o != g && kiln_group(o, &on) && strcmp(on.app, gn->app) == 0 &&
+            strcmp(on.env, gn->env) == 0 &&
+            (o->created_us > g->created_us ||
+             (o->created_us == g->created_us && on.version > gn->version)))
+            return false;
+    }
+    return true;
+}
+
+/* The running instances of the newest group of each cluster when kiln's ELB does not
+ * serve it yet (a new group on its health gate), with the ELB's own target. */
 static void plan_probes(struct inv *v)
 {
     if (v->a->health_probe != KILN_PROBE_PRIVATE)
@@ -256,7 +273,7 @@ static void plan_probes(struct inv *v)
         const struct aws_elb *elb = find_elb(v, lb);
         int port;
         const char *path;
-        if (elb == NULL || aws_strs_has(&g->lbs, lb) ||
+        if (elb == NULL || aws_strs_has(&g->lbs, lb) || !newest_in_cluster(v, g, &gn) ||
             aws_probe_target(elb->hc_target, &port, &path) < 0)
             continue;
         for (size_t k = 0; k < g->n_instances; k++) {
@@ -273,7 +290,8 @@ static void plan_probes(struct inv *v)
                 .ip = x->private_ip,
                 .path = path,
                 .port = port,
-                .timeout_ms = elb->hc_timeout * 1000,
+                .timeout_ms =
+                    elb->hc_timeout > 0 && elb->hc_timeout < 60 ? elb->hc_timeout * 1000 : 5000,
             };
         }
     }

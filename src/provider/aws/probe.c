@@ -8,6 +8,8 @@
  * inside the VPC or over a VPN); the answer is read as the ELB reads it: 200 is healthy. */
 #include "provider/aws/aws.h"
 
+#include "kiln/xalloc.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 
 #define PROBE_TIMEOUT_MAX_MS 5000
+/* An address that drops packets (kiln outside the VPC) must not hold a refresh for long. */
+#define PROBE_CONNECT_MS 1000
 
 static size_t discard(char *data, size_t size, size_t n, void *ctx)
 {
@@ -47,11 +51,11 @@ void aws_probe_health(const char *ip, int port, const char *path, int timeout_ms
         snprintf(out->detail, sizeof out->detail, "not probed: the private address is not IPv4");
         return;
     }
-    char url[300];
-    snprintf(url, sizeof url, "http://%s:%d%s", ip, port, path);
+    char *url = xasprintf("http://%s:%d%s", ip, port, path);
     CURL *h = curl_easy_init();
     if (h == NULL) {
-        snprintf(out->detail, sizeof out->detail, "cannot probe %s: out of memory", url);
+        snprintf(out->detail, sizeof out->detail, "cannot probe %.300s: out of memory", url);
+        free(url);
         return;
     }
     if (timeout_ms <= 0 || timeout_ms > PROBE_TIMEOUT_MAX_MS)
@@ -60,6 +64,7 @@ void aws_probe_health(const char *ip, int port, const char *path, int timeout_ms
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)PROBE_CONNECT_MS);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
@@ -70,12 +75,13 @@ void aws_probe_health(const char *ip, int port, const char *path, int timeout_ms
     curl_easy_cleanup(h);
     if (rc != CURLE_OK) {
         /* Not up yet, or not reachable from here: unknown, as the ELB's first checks. */
-        snprintf(out->detail, sizeof out->detail, "no answer from %s: %s", url,
+        snprintf(out->detail, sizeof out->detail, "no answer from %.300s: %s", url,
                  curl_easy_strerror(rc));
     } else if (code == 200) {
         out->health = KILN_HEALTH_HEALTHY;
     } else {
         out->health = KILN_HEALTH_UNHEALTHY;
-        snprintf(out->detail, sizeof out->detail, "HTTP %ld from %s", code, url);
+        snprintf(out->detail, sizeof out->detail, "HTTP %ld from %.300s", code, url);
     }
+    free(url);
 }
