@@ -196,7 +196,8 @@ like "$(cat "$T_TMP/d1.out" "$T_TMP/d2.out")" "is being deployed by job" "the ot
 run "$KILN" events
 is "$RC" 0 "events"
 like "$OUT" "launch .*Launching a new EC2 instance: i-" "shows the groups' launches"
-"$KILN" events --follow --json >"$T_TMP/events.json" 2>"$T_TMP/events.err" &
+KILN_AWS_LOG="$T_TMP/events-requests.log" "$KILN" events --follow --json >"$T_TMP/events.json" \
+    2>"$T_TMP/events.err" &
 ev_pid=$!
 sleep 2
 victim=$(status_json | json "[g for g in d[0]['envs'][0]['groups'] if g['enabled']][0]['instances'][0]['id']")
@@ -211,6 +212,15 @@ like "$(cat "$T_TMP/events.json")" "\"type\":\"terminate\".*\"instance\":\"$vict
     "and the termination"
 is "$(json_line() { grep '"type":"recovered"' "$T_TMP/events.json" | head -n1 | json "d['replaces'] == '$victim' and d['recovery_ms'] >= 0"; }; json_line)" \
     True "recovered names what it replaced, with the time to recover"
+# Between two whole inventories (30 s apart), each poll asked for the account's activities
+# and read only the cluster they made hot.
+ev_log="$T_TMP/events-requests.log"
+is "$(grep -c 'request body: Action=DescribeLoadBalancers&Version=2012-06-01&PageSize=400' "$ev_log")" 1 \
+    "the event feed read the whole inventory once"
+polls=$(grep -c 'request body: Action=DescribeScalingActivities' "$ev_log")
+hot=$(grep -c 'request body: Action=DescribeLoadBalancers&.*LoadBalancerNames.member.1=hello-world-test' "$ev_log")
+ok "$([ "$polls" -ge 3 ] && [ "$hot" -ge 1 ] && [ "$hot" -le "$polls" ]; echo $?)" \
+    "and then polled the activities $polls times and read hello-world-test $hot times by itself"
 
 # --- chaos settings ---------------------------------------------------------------------------
 

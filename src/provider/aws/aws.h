@@ -72,6 +72,7 @@ struct aws {
     char *hosted_zone; /* "" when unset */
     enum kiln_bake_method bake_method;
     enum kiln_health_probe health_probe;
+    int64_t whole_ms; /* the events' whole inventory, [console] whole_refresh_interval */
     char *aminate_command, *base_ami, *instance_type, *package_repo, *certificate_arn;
     int64_t health_timeout_ms;
     char *state_dir;

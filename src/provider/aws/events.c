@@ -3,10 +3,16 @@
  *   - history: Auto Scaling's scaling activities ("Launching a new EC2 instance: i-..",
  *     "Terminating EC2 instance: i-..", with their cause), when the caller asks for events
  *     after a point (since > 0), so `kiln events` shows what happened while nobody watched;
- *   - live: the differences between successive inventories, one every few seconds:
- *     launches, terminations (with the cause from the matching scaling activity), health
- *     and load balancer flips, and "recovered" when a replacement in a group that lost an
- *     instance becomes healthy, with the time since the loss.
+ *   - live: the differences between successive inventories: launches, terminations (with
+ *     the cause from the matching scaling activity), health and load balancer flips, and
+ *     "recovered" when a replacement in a group that lost an instance becomes healthy,
+ *     with the time since the loss.
+ * A large account's whole inventory is hundreds of requests, so it is compared only every
+ * whole interval ([console] whole_refresh_interval, 30 s). Every poll in between (5 s)
+ * costs one DescribeScalingActivities for the whole account, plus one cluster's
+ * inventory (six requests) for each "hot" cluster: one with a recent or running scaling
+ * activity, a loss not yet recovered, or an instance on its way up or down. A chaos kill
+ * anywhere shows within a poll or two; a quiet account costs one request a poll.
  * Sequence numbers are times (an activity's start, or when a difference was seen; see
  * seq_of), so they are the same in every process and `since` means "after that moment". */
 #include "provider/aws/aws.h"
@@ -41,8 +47,9 @@ struct lost {
 struct aws_events {
     bool started, baseline;
     uint64_t last_seq;
-    int64_t next_poll_us; /* monotonic */
-    int64_t poll_ms;
+    int64_t next_poll_us, next_whole_us; /* monotonic */
+    int64_t poll_ms, whole_ms;
+    int64_t last_poll_wall_us; /* when the last poll asked for activities */
     struct kiln_event *queue;
     size_t n_queue, cap_queue;
     struct seen *seen;
@@ -188,24 +195,21 @@ static const struct seen *find_seen(const struct aws_events *ev, const char *id)
 }
 
 /* The causes of the terminations in gone[] from the recent activities. */
-static void termination_causes(struct aws *a, char (*ids)[AWS_ID_SIZE], const char **causes,
-                               int64_t *times, size_t n)
+static void termination_causes(const struct aws_activities *acts, char (*ids)[AWS_ID_SIZE],
+                               const char **causes, int64_t *times, size_t n)
 {
-    struct aws_activities acts;
-    if (aws_asg_activities(a->client, NULL, HISTORY_MAX, &acts, NULL) < 0)
-        return;
     for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < acts.n && causes[i][0] == '\0'; k++) {
+        for (size_t k = 0; k < acts->n && causes[i][0] == '\0'; k++) {
             char id[AWS_ID_SIZE];
-            activity_instance(acts.v[k].description, id, sizeof id);
-            if (strncmp(acts.v[k].description, "Terminating", 11) == 0 && strcmp(id, ids[i]) == 0) {
-                causes[i] = classify(acts.v[k].cause);
+            activity_instance(acts->v[k].description, id, sizeof id);
+            if (strncmp(acts->v[k].description, "Terminating", 11) == 0 &&
+                strcmp(id, ids[i]) == 0) {
+                causes[i] = classify(acts->v[k].cause);
                 /* When Auto Scaling started on it: the loss began then, not at our look. */
-                if (acts.v[k].start_us > 0 && acts.v[k].start_us < times[i])
-                    times[i] = acts.v[k].start_us;
+                if (acts->v[k].start_us > 0 && acts->v[k].start_us < times[i])
+                    times[i] = acts->v[k].start_us;
             }
         }
-    aws_activities_free(&acts);
 }
 
 static void note_lost(struct aws_events *ev, const char *group, const char *id, int64_t t)
@@ -239,18 +243,37 @@ static void check_recovered(struct aws_events *ev, const struct kiln_instance *x
     }
 }
 
-/* One inventory, compared with the previous one. */
-static int diff_inventory(struct kiln_provider *p, struct aws_events *ev, struct kiln_err *err)
+/* The cluster (app-env) of a group name app-env-vNNN into out; false when it is not one. */
+static bool cluster_of(const char *group, char *out, size_t n)
 {
-    struct aws *a = aws_of(p);
-    struct kiln_snapshot *snap = NULL;
-    if (aws_inventory(p, &snap, err) < 0)
-        return -1;
+    struct kiln_group_name gn;
+    return kiln_group_name_parse(group, &gn, NULL) == 0 &&
+           kiln_cluster_name_format(out, n, gn.app, gn.env) == 0;
+}
+
+/* Whether a group belongs to the cluster being compared (NULL: every cluster). */
+static bool in_scope(const char *group, const char *cluster)
+{
+    char c[KILN_CLUSTER_SIZE];
+    return cluster == NULL || (cluster_of(group, c, sizeof c) && strcmp(c, cluster) == 0);
+}
+
+/* A fresh inventory (of one cluster, or of everything when cluster is NULL) compared with
+ * what was seen of it. acts: the recent activities, for the causes of terminations
+ * (fetched here when NULL and needed). */
+static void diff_snapshot(struct aws *a, struct aws_events *ev, const struct kiln_snapshot *snap,
+                          const char *cluster, const struct aws_activities *acts)
+{
     int64_t now = kiln_now_us();
-    struct seen *next = xcalloc(snap->n_instances + 1, sizeof *next);
+    struct seen *next = xcalloc(ev->n_seen + snap->n_instances + 1, sizeof *next);
     size_t n_next = 0;
+    for (size_t i = 0; i < ev->n_seen; i++)
+        if (!in_scope(ev->seen[i].group, cluster))
+            next[n_next++] = ev->seen[i]; /* not looked at this time: as it was */
     for (size_t i = 0; i < snap->n_instances; i++) {
         const struct kiln_instance *x = snap->instances[i];
+        if (!in_scope(x->group->name, cluster))
+            continue;
         struct seen *s = &next[n_next++];
         snprintf(s->id, sizeof s->id, "%s", x->id);
         snprintf(s->group, sizeof s->group, "%s", x->group->name);
@@ -286,6 +309,8 @@ static int diff_inventory(struct kiln_provider *p, struct aws_events *ev, struct
     char(*groups)[KILN_GROUP_SIZE] = xcalloc(ev->n_seen + 1, sizeof *groups);
     for (size_t i = 0; ev->baseline && i < ev->n_seen; i++) {
         const struct seen *old = &ev->seen[i];
+        if (!in_scope(old->group, cluster))
+            continue;
         const struct kiln_instance *x = kiln_snapshot_find_instance(snap, old->id);
         bool went = x == NULL || (x->state == KILN_INSTANCE_TERMINATING &&
                                   old->state != KILN_INSTANCE_TERMINATING);
@@ -296,8 +321,13 @@ static int diff_inventory(struct kiln_provider *p, struct aws_events *ev, struct
         times[n_gone] = now;
         causes[n_gone++] = "";
     }
-    if (n_gone > 0)
-        termination_causes(a, gone, causes, times, n_gone);
+    struct aws_activities fetched = {0};
+    if (n_gone > 0 && acts == NULL &&
+        aws_asg_activities(a->client, NULL, HISTORY_MAX, &fetched, NULL) == 0)
+        acts = &fetched;
+    if (n_gone > 0 && acts != NULL)
+        termination_causes(acts, gone, causes, times, n_gone);
+    aws_activities_free(&fetched);
     for (size_t i = 0; i < n_gone; i++) {
         push(ev, next_seq(ev), times[i], "terminate", groups[i], gone[i], causes[i],
              "%s terminated in %s%s%s%s", gone[i], groups[i], causes[i][0] ? " (" : "", causes[i],
@@ -315,9 +345,79 @@ static int diff_inventory(struct kiln_provider *p, struct aws_events *ev, struct
     free(ev->seen);
     ev->seen = next;
     ev->n_seen = n_next;
+}
+
+/* The whole inventory, compared with everything seen. */
+static int diff_whole(struct kiln_provider *p, struct aws_events *ev, struct kiln_err *err)
+{
+    struct kiln_snapshot *snap = NULL;
+    if (aws_inventory(p, &snap, err) < 0)
+        return -1;
+    diff_snapshot(aws_of(p), ev, snap, NULL, NULL);
     ev->baseline = true;
     kiln_snapshot_release(snap);
     return 0;
+}
+
+/* Adds group's cluster to the set (a few entries: a linear search is right). */
+static void hot_add(struct kiln_group_name **hot, size_t *n, const char *group)
+{
+    struct kiln_group_name gn;
+    if (kiln_group_name_parse(group, &gn, NULL) < 0)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*hot)[i].app, gn.app) == 0 && strcmp((*hot)[i].env, gn.env) == 0)
+            return;
+    *hot = xrealloc(*hot, (*n + 1) * sizeof **hot);
+    (*hot)[(*n)++] = gn;
+}
+
+/* The clusters worth a look now (see the top of the file). */
+static size_t hot_clusters(const struct aws_events *ev, const struct aws_activities *acts,
+                           int64_t since_us, struct kiln_group_name **hot)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < acts->n; i++) {
+        const struct aws_activity *x = &acts->v[i];
+        if (x->end_us == 0 || x->start_us >= since_us || x->end_us >= since_us)
+            hot_add(hot, &n, x->group);
+    }
+    for (size_t i = 0; i < ev->n_lost; i++)
+        hot_add(hot, &n, ev->lost[i].group);
+    for (size_t i = 0; i < ev->n_seen; i++) {
+        const struct seen *s = &ev->seen[i];
+        if (s->state == KILN_INSTANCE_PENDING || s->state == KILN_INSTANCE_TERMINATING ||
+            (s->state == KILN_INSTANCE_RUNNING && s->health == KILN_HEALTH_UNKNOWN))
+            hot_add(hot, &n, s->group);
+    }
+    return n;
+}
+
+/* Between two whole looks: the account's activities, then each hot cluster by itself. */
+static int diff_hot(struct kiln_provider *p, struct aws_events *ev, struct kiln_err *err)
+{
+    struct aws *a = aws_of(p);
+    struct aws_activities acts;
+    int64_t asked = kiln_now_us();
+    if (aws_asg_activities(a->client, NULL, HISTORY_MAX, &acts, err) < 0)
+        return -1;
+    /* A little before the last look: activities are stamped by AWS's clock, not ours. */
+    struct kiln_group_name *hot = NULL;
+    size_t n = hot_clusters(ev, &acts, ev->last_poll_wall_us - 2 * ev->poll_ms * 1000, &hot);
+    ev->last_poll_wall_us = asked;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char cluster[KILN_CLUSTER_SIZE];
+        struct kiln_snapshot *part = NULL;
+        kiln_cluster_name_format(cluster, sizeof cluster, hot[i].app, hot[i].env);
+        rc = aws_inventory_cluster(p, hot[i].app, hot[i].env, &part, err);
+        if (rc == 0)
+            diff_snapshot(a, ev, part, cluster, &acts);
+        kiln_snapshot_release(part);
+    }
+    free(hot);
+    aws_activities_free(&acts);
+    return rc;
 }
 
 int aws_next_event(struct kiln_provider *p, uint64_t since, int timeout_ms, struct kiln_event *out,
@@ -328,6 +428,7 @@ int aws_next_event(struct kiln_provider *p, uint64_t since, int timeout_ms, stru
         a->events = xcalloc(1, sizeof *a->events);
         const char *ms = getenv("KILN_AWS_EVENT_POLL_MS");
         a->events->poll_ms = ms && atoll(ms) > 0 ? atoll(ms) : POLL_MS_DEFAULT;
+        a->events->whole_ms = a->whole_ms > a->events->poll_ms ? a->whole_ms : a->events->poll_ms;
     }
     struct aws_events *ev = a->events;
     if (!ev->started) {
@@ -357,7 +458,12 @@ int aws_next_event(struct kiln_provider *p, uint64_t since, int timeout_ms, stru
         int64_t now = kiln_mono_us();
         if (now >= ev->next_poll_us) {
             ev->next_poll_us = now + ev->poll_ms * 1000;
-            if (diff_inventory(p, ev, err) < 0)
+            bool whole = !ev->baseline || now >= ev->next_whole_us;
+            if (whole) {
+                ev->next_whole_us = now + ev->whole_ms * 1000;
+                ev->last_poll_wall_us = kiln_now_us();
+            }
+            if ((whole ? diff_whole(p, ev, err) : diff_hot(p, ev, err)) < 0)
                 return -1;
             continue;
         }

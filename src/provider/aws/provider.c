@@ -307,6 +307,7 @@ struct kiln_provider *kiln_aws_open(struct kiln_ctx *ctx, struct kiln_err *err)
         a->hosted_zone[hz - 1] = '\0';
     a->bake_method = cfg->aws.bake_method;
     a->health_probe = cfg->aws.health_probe;
+    a->whole_ms = cfg->console.whole_refresh_interval_ms;
     a->aminate_command = dup_str(cfg->aws.aminate_command);
     a->base_ami = dup_str(cfg->aws.base_ami);
     a->instance_type = dup_str(cfg->aws.instance_type);
