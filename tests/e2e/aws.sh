@@ -16,15 +16,7 @@ SECRET="kiln-test-secret-$$-do-not-print"
 
 # --- the fixture ----------------------------------------------------------------------
 
-python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --hosted-zone example.test --run-user-data --private-ip-base 127.0 \
-    >"$T_TMP/fixture.out" 2>"$T_TMP/fixture.err" &
-FX_PID=$!
-fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
-at_exit fixture_down
-wait_for 20 grep -q '^PORT ' "$T_TMP/fixture.out" ||
-    { echo "Bail out! the AWS fixture did not start: $(cat "$T_TMP/fixture.err")"; exit 1; }
-FX_PORT=$(sed -n 's/^PORT //p' "$T_TMP/fixture.out")
-FX="http://127.0.0.1:$FX_PORT"
+aws_fixture_up --hosted-zone example.test --run-user-data --private-ip-base 127.0
 
 # fx METHOD WHAT [JSON]: the fixture's control endpoint.
 fx() { curl -s -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "$FX/__fixture/$2"; }

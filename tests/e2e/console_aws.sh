@@ -9,14 +9,7 @@
 command -v tmux >/dev/null || skip_all "tmux is not installed (apt-get install tmux)"
 python3 -c 'import botocore' 2>/dev/null || skip_all "python3-botocore is not installed"
 
-python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --seed-asgs 5 --seed-instances 2 \
-    >"$T_TMP/fixture.out" 2>"$T_TMP/fixture.err" &
-FX_PID=$!
-fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
-at_exit fixture_down
-wait_for 20 grep -q '^PORT ' "$T_TMP/fixture.out" ||
-    { echo "Bail out! the AWS fixture did not start: $(cat "$T_TMP/fixture.err")"; exit 1; }
-FX="http://127.0.0.1:$(sed -n 's/^PORT //p' "$T_TMP/fixture.out")"
+aws_fixture_up --seed-asgs 5 --seed-instances 2
 tmux_down() { tmux -S "$T_TMUX_SOCK" kill-server 2>/dev/null; }
 at_exit tmux_down
 

@@ -11,14 +11,8 @@ SECRET="kiln-secret-$$-wJalrXUtnFEMI-K7MDENG"
 TOKEN="kiln-token-$$-IQoJb3JpZ2luX2VjEKr-FwoGZXIvYXdzEBYaDH"
 ENVSECRET="kiln-envsecret-$$-bPxRfiCYEXAMPLEKEY"
 
-python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 --hosted-zone example.test \
-    >"$T_TMP/fixture.out" 2>"$T_TMP/fixture.err" &
-FX_PID=$!
-fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
-at_exit fixture_down
-wait_for 20 grep -q '^PORT ' "$T_TMP/fixture.out" ||
-    { echo "Bail out! the AWS fixture did not start"; exit 1; }
-export AWS_ENDPOINT_URL="http://127.0.0.1:$(sed -n 's/^PORT //p' "$T_TMP/fixture.out")"
+aws_fixture_up --hosted-zone example.test
+export AWS_ENDPOINT_URL="$FX"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION
 export AWS_EC2_METADATA_DISABLED=true KILN_AWS_BACKOFF_SCALE=0.1
 export KILN_AWS_LOG="$T_TMP/aws-requests.log"

@@ -153,6 +153,21 @@ screen_compare() {
     fi
 }
 
+# --- the AWS fixture ---------------------------------------------------------------
+
+# aws_fixture_up [ARGS...]: starts tests/lib/aws_fixture.py with ARGS (stopped at exit)
+# and sets FX, its http://127.0.0.1:PORT; bails out if it does not start.
+aws_fixture_up() {
+    python3 "$KILN_TESTLIB/aws_fixture.py" --port 0 "$@" \
+        >"$T_TMP/fixture.out" 2>"$T_TMP/fixture.err" &
+    FX_PID=$!
+    at_exit aws_fixture_down
+    wait_for 20 grep -q '^PORT ' "$T_TMP/fixture.out" ||
+        { echo "Bail out! the AWS fixture did not start: $(cat "$T_TMP/fixture.err")"; exit 1; }
+    FX="http://127.0.0.1:$(sed -n 's/^PORT //p' "$T_TMP/fixture.out")"
+}
+aws_fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
+
 # --- the local cloud ---------------------------------------------------------------
 
 # A free TCP port on 127.0.0.1, from the kernel.
