@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The CLI under valgrind on a small scenario: no invalid reads or writes, nothing
-# definitely lost. (kilnd itself is covered by the sanitizer builds.)
+# The CLI under valgrind on a small scenario, on the local cloud and on the AWS fixture:
+# no invalid reads or writes, nothing definitely lost. (kilnd itself is covered by the sanitizer builds.)
 . "$KILN_TESTLIB/harness.sh"
 
 command -v valgrind >/dev/null || skip_all "valgrind is not installed"
@@ -31,4 +31,15 @@ vg history history hello-world
 vg events events
 vg bad-name deploy '../etc' --env test
 vg help help deploy
+
+# The aws provider's read paths, against the wire-format fixture: the whole inventory
+# (one health list per ELB), one cluster's, and the event history.
+if python3 -c 'import botocore' 2>/dev/null; then
+    aws_fixture_up --seed-asgs 3 --seed-instances 2
+    export AWS_ENDPOINT_URL="$FX" AWS_ACCESS_KEY_ID=AKIDVALGRIND AWS_SECRET_ACCESS_KEY=vg-secret
+    export AWS_EC2_METADATA_DISABLED=true
+    vg aws-status --provider aws --region us-east-1 status --json
+    vg aws-cluster --provider aws --region us-east-1 status app2 --env test --json
+    vg aws-events --provider aws --region us-east-1 events
+fi
 done_testing

@@ -317,12 +317,13 @@ static const struct aws_probe *find_probe(const struct inv *v, const char *id)
 
 static void inv_free(struct inv *v)
 {
+    /* The health lists first: there is one per ELB, counted by elbs.n. */
+    for (size_t e = 0; v->health != NULL && e < v->elbs.n + 1; e++)
+        aws_health_list_free(&v->health[e]);
     aws_elbs_free(&v->elbs);
     aws_asgs_free(&v->asgs);
     aws_ec2_instances_free(&v->ec2);
     aws_ec2_images_free(&v->images);
-    for (size_t e = 0; v->health != NULL && e < v->elbs.n + 1; e++)
-        aws_health_list_free(&v->health[e]);
     for (size_t t = 0; v->missing_parts != NULL && t < v->n_missing_tasks; t++)
         aws_ec2_instances_free(&v->missing_parts[t]);
     free(v->missing_parts);
