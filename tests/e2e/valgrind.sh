@@ -41,5 +41,21 @@ if python3 -c 'import botocore' 2>/dev/null; then
     vg aws-status --provider aws --region us-east-1 status --json
     vg aws-cluster --provider aws --region us-east-1 status app2 --env test --json
     vg aws-events --provider aws --region us-east-1 events
+    # The write paths: an app, two deploys (aminate bake, then the bake cache), a rollback
+    # and a destroy.
+    mkdir -p "$T_TMP/repo" "$XDG_CONFIG_HOME/kiln"
+    AWSCFG="--provider aws --region us-east-1"
+    export KILN_AWS_BACKOFF_SCALE=0.1
+    printf '[aws]\nhosted_zone = example.test\npackage_repo = %s\naminate_command = python3 %s {package} {nvr}\n' \
+        "$T_TMP/repo" "$KILN_TESTLIB/aws_aminate.py" >"$XDG_CONFIG_HOME/kiln/config"
+    vg aws-create-app $AWSCFG create-app hello-world --env aws --health-check-url /health_check \
+        --port 8080 --source "$SRC"
+    vg aws-deploy $AWSCFG deploy hello-world --env aws
+    vg aws-deploy2 $AWSCFG deploy hello-world --env aws
+    vg aws-rollback $AWSCFG rollback hello-world --env aws
+    vg aws-destroy $AWSCFG destroy hello-world-aws-v001
+    like "$(cat "$T_TMP/out.aws-deploy")" "deploy hello-world-aws: succeeded" \
+        "the aws deploy under valgrind did deploy"
+    like "$(cat "$T_TMP/out.aws-rollback")" "rollback hello-world-aws: succeeded" "and so did the rollback"
 fi
 done_testing
