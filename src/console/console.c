@@ -303,6 +303,7 @@ int ui_screen_start(struct console *c, FILE *out, FILE *in, struct kiln_err *err
 {
     const char *term = getenv("TERM");
     SCREEN *s = newterm(NULL, out, in);
+    c->terminfo = s != NULL ? ui_terminfo_current() : NULL;
     if (s == NULL)
         return kiln_err_set(err, KILN_E_FAILED,
                             "cannot start the console on terminal type '%.40s'; set TERM to "
@@ -359,12 +360,14 @@ void ui_screen_end(struct console *c)
         delwin(c->promptwin);
     c->promptwin = NULL;
     emergency_restore();
-    /* What newterm allocated (the terminal's description...) goes too. */
-    /* What newterm allocated goes too (ncurses keeps a little of the terminal's
-     * description for good: tests/lsan-curses.supp). */
+    /* What newterm allocated goes too: the screen, then the terminal's description,
+     * which delscreen leaves as cur_term (ncurses still keeps a few caches for good:
+     * tests/lsan-curses.supp). The console ends once per process, after readline. */
     if (c->screen != NULL)
         delscreen(c->screen);
     c->screen = NULL;
+    ui_terminfo_free(c->terminfo);
+    c->terminfo = NULL;
     c->started = false;
 }
 

@@ -30,6 +30,7 @@ libkiln_a_SOURCES += \
 	src/console/exec.c \
 	src/console/actions.c \
 	src/console/dialog.c \
+	src/console/terminfo.c \
 	src/console/console.c
 
 # The console's unit test (its parts that need no terminal), its end-to-end test in

@@ -164,6 +164,7 @@ struct console {
     /* the screen */
     bool started; /* curses is on */
     SCREEN *screen;
+    void *terminfo; /* newterm's terminal description (TERMINAL *), freed at the end */
     bool color;
     bool utf8;
     bool mouse;
@@ -213,6 +214,9 @@ struct pane *ui_focused_pane(struct console *c);
 /* Sets up curses and the theme; ui_screen_end undoes it. Also used by the bench. */
 int ui_screen_start(struct console *c, FILE *out, FILE *in, struct kiln_err *err);
 void ui_screen_end(struct console *c);
+/* The terminal's description newterm read (cur_term), and freeing it after delscreen. */
+void *ui_terminfo_current(void);
+void ui_terminfo_free(void *terminal);
 void ui_layout(struct console *c);
 /* Draws a whole frame (or the status line alone) and updates the terminal. */
 void ui_render(struct console *c);

@@ -32,10 +32,28 @@ vg events events
 vg bad-name deploy '../etc' --env test
 vg help help deploy
 
+# The console: a few keys over the deployed app, a command, the help screen, quit.
+if command -v tmux >/dev/null; then
+    tmux_start 120 30 sh -c "$VG --log-file=$T_TMP/vg.console $KILN; echo \$? >$T_TMP/console.status"
+    screen_wait 120 'hello-world' || diag "$(tmux -S "$T_TMUX_SOCK" capture-pane -p -t t)"
+    for k in j Tab Tab '?' Escape; do tmux_keys "$k"; sleep 1; done
+    tmux_keys : v e r s i o n Enter
+    screen_wait 60 'version kiln'
+    tmux_keys q
+    wait_for 120 test -s "$T_TMP/console.status"
+    if grep -qE "definitely lost: [1-9]|Invalid (read|write)|uninitialised" "$T_TMP/vg.console"; then
+        ok 1 "valgrind: the console"
+        sed 's/^/# /' "$T_TMP/vg.console" | head -40
+    else
+        ok 0 "valgrind: the console (exit $(cat "$T_TMP/console.status"))"
+    fi
+    tmux -S "$T_TMUX_SOCK" kill-server 2>/dev/null
+fi
+
 # The aws provider's read paths, against the wire-format fixture: the whole inventory
 # (one health list per ELB), one cluster's, and the event history.
 if python3 -c 'import botocore' 2>/dev/null; then
-    aws_fixture_up --seed-asgs 3 --seed-instances 2
+    aws_fixture_up --seed-asgs 3 --seed-instances 2 --hosted-zone example.test
     export AWS_ENDPOINT_URL="$FX" AWS_ACCESS_KEY_ID=AKIDVALGRIND AWS_SECRET_ACCESS_KEY=vg-secret
     export AWS_EC2_METADATA_DISABLED=true
     vg aws-status --provider aws --region us-east-1 status --json
@@ -54,6 +72,7 @@ if python3 -c 'import botocore' 2>/dev/null; then
     vg aws-deploy2 $AWSCFG deploy hello-world --env aws
     vg aws-rollback $AWSCFG rollback hello-world --env aws
     vg aws-destroy $AWSCFG destroy hello-world-aws-v001
+    is "$(tail -n 1 "$T_TMP/out.aws-create-app")" "hello-world-aws" "the aws create-app under valgrind worked"
     like "$(cat "$T_TMP/out.aws-deploy")" "deploy hello-world-aws: succeeded" \
         "the aws deploy under valgrind did deploy"
     like "$(cat "$T_TMP/out.aws-rollback")" "rollback hello-world-aws: succeeded" "and so did the rollback"
