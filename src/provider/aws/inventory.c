@@ -147,7 +147,7 @@ static int cmp_ec2(const void *x, const void *y)
 
 static const struct aws_ec2_instance *find_ec2(const struct aws_ec2_instances *l, const char *id)
 {
-    struct aws_ec2_instance key;
+    struct aws_ec2_instance key = {0};
     snprintf(key.id, sizeof key.id, "%s", id);
     return l->n ? bsearch(&key, l->v, l->n, sizeof *l->v, cmp_ec2) : NULL;
 }
