@@ -215,6 +215,23 @@ void ui_cols_header(const struct ui_col *cols, int n, int y, int x, int w)
 }
 
 /* "45s", "12m", "3h", "2d": ages fit in four columns. */
+void ui_package_release(const char *nvr, const char *app, char *buf, size_t n)
+{
+    size_t alen = strlen(app);
+    if (nvr == NULL || nvr[0] == '\0') {
+        snprintf(buf, n, "-");
+        return;
+    }
+    if (strncmp(nvr, app, alen) != 0 || nvr[alen] != '-' || nvr[alen + 1] == '\0') {
+        snprintf(buf, n, "%s", nvr); /* another package's name: all of it */
+        return;
+    }
+    const char *vr = nvr + alen + 1;
+    const char *dash = strrchr(vr, '-');
+    const char *dot = dash ? strrchr(dash, '.') : NULL;
+    snprintf(buf, n, "%.*s", (int)(dot ? (size_t)(dot - vr) : strlen(vr)), vr);
+}
+
 void ui_age(int64_t since_us, int64_t now_us, char *buf, size_t n)
 {
     if (since_us <= 0) {

@@ -158,7 +158,7 @@ const struct kiln_app *ui_selected_app(struct console *c)
 
 static const struct ui_col groups_cols[] = {
     {"VER", 4, 0, false},    {"", 1, 0, false},       {"UP", 5, 1, false},
-    {"PACKAGE", 8, 0, true}, {"IMAGE", 16, 3, false}, {"AGE", 4, 2, false},
+    {"RELEASE", 8, 0, true}, {"IMAGE", 16, 3, false}, {"AGE", 4, 2, false},
 };
 #define N_GROUPS_COLS (int)(sizeof groups_cols / sizeof groups_cols[0])
 
@@ -202,14 +202,15 @@ static void groups_draw_row(struct console *c, struct pane *p, size_t i, int y, 
     const struct kiln_group *g = p->rows[i];
     struct ui_cols lo;
     ui_cols_layout(groups_cols, N_GROUPS_COLS, w, &lo);
-    char ver[8], up[16], age[16];
+    char ver[8], up[16], age[16], release[256];
     snprintf(ver, sizeof ver, "v%03d", g->version);
+    ui_package_release(g->package, g->env->app->name, release, sizeof release);
     snprintf(up, sizeof up, "%d/%d", g->in_service, g->desired);
     ui_age(g->created_us, c->now_us, age, sizeof age);
     const char *texts[] = {ver,
                            ui_glyph(g->enabled ? G_BULLET : G_CIRCLE),
                            up,
-                           g->package[0] ? g->package : "-",
+                           release,
                            g->image_id[0] ? g->image_id : "-",
                            age};
     attr_t role = ui_colors[g->enabled ? ROLE_GROUP_ENABLED : ROLE_GROUP_DISABLED];

@@ -262,6 +262,9 @@ void ui_cols_header(const struct ui_col *cols, int n, int y, int x, int w);
 void ui_cols_draw(const struct ui_cols *lo, int y, int x, int w, const char *const *texts,
                   const attr_t *attrs, attr_t base);
 void ui_age(int64_t since_us, int64_t now_us, char *buf, size_t n);
+/* What tells a group's build apart: "1.0.3-7" of "hello-world-1.0.3-7.x86_64" when the
+ * package is the app's own; the whole NVR otherwise; "-" for none. */
+void ui_package_release(const char *nvr, const char *app, char *buf, size_t n);
 
 /* ---- panes.c: apps, groups, instances ---- */
 extern const struct pane_ops ui_apps_ops, ui_groups_ops, ui_instances_ops;

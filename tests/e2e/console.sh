@@ -234,6 +234,7 @@ ok $? "the deploy runs as a job, its log streams to the end"
 like "$(screen_masked)" 'hello-world-test-v001: 2/2 in service' "the log shows its steps"
 screen_wait 10 'v001 ● 2/2'
 ok $? "the new group serves"
+like "$(screen_masked)" 'v001 ● 2/2 +1\.0\.0-1 ' "the Groups pane shows which release each group runs"
 
 # Rollback in prod: typed confirmation.
 run "$KILN" deploy hello-world --env prod --desired 1

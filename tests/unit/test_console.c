@@ -9,6 +9,7 @@
 #include "console/keys.h"
 #include "console/loglist.h"
 #include "console/theme.h"
+#include "console/ui.h"
 #include "kiln/config.h"
 
 #include <locale.h>
@@ -296,6 +297,21 @@ static void test_loglist(void)
     free(c);
 }
 
+static void test_release(void)
+{
+    char b[256];
+    ui_package_release("hello-world-1.0.3-7.x86_64", "hello-world", b, sizeof b);
+    is_str(b, "1.0.3-7", "the Groups pane shows version-release of the app's package");
+    ui_package_release("hello-world-2.0-12", "hello-world", b, sizeof b);
+    is_str(b, "2.0-12", "without an arch too");
+    ui_package_release("hello-1.0-1.noarch", "hello-world", b, sizeof b);
+    is_str(b, "hello-1.0-1.noarch", "another package's name is shown whole");
+    ui_package_release("", "hello-world", b, sizeof b);
+    is_str(b, "-", "no package: -");
+    ui_package_release("hello-world-", "hello-world", b, sizeof b);
+    is_str(b, "hello-world-", "a name that is only the app's is shown as it is");
+}
+
 int main(void)
 {
     setlocale(LC_ALL, "C.UTF-8");
@@ -305,5 +321,6 @@ int main(void)
     test_keys();
     test_events();
     test_loglist();
+    test_release();
     return done_testing();
 }
