@@ -45,6 +45,7 @@ E2E_TESTS = \
 	tests/e2e/valgrind.sh \
 	tests/e2e/killsteps.sh \
 	tests/e2e/aws.sh \
+	tests/e2e/aws_killsteps.sh \
 	tests/e2e/secrets.sh \
 	tests/e2e/aws_fixture.sh
 TESTS += $(E2E_TESTS)
