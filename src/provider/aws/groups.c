@@ -211,6 +211,16 @@ int aws_group_destroy(struct kiln_provider *p, const char *name, struct kiln_err
 {
     struct aws *a = aws_of(p);
     aws_lock_refresh(a);
+    /* A group still attached (an aborted deploy's, after enable) leaves its ELB first,
+     * with connection draining, rather than having its instances cut off under traffic. */
+    struct aws_asgs asgs;
+    struct kiln_err e = {0};
+    if (describe_group(a, name, &asgs, &e) == 0) {
+        bool attached = asgs.v[0].lbs.n > 0;
+        aws_asgs_free(&asgs);
+        if (attached && aws_group_disable(p, name, err) < 0)
+            return -1;
+    }
     if (aws_asg_delete(a->client, name, err) < 0)
         return -1;
     return aws_ec2_delete_launch_template(a->client, name, err);
