@@ -23,7 +23,7 @@ void kiln_print_usage(FILE *out, bool read_only)
                  "  --theme NAME               the console's colours (default, light,\n"
                  "                             high-contrast, mono, or a file)\n"
                  "  --json                     machine-readable output on stdout\n"
-                 "  -h, --help                 this help; kiln help COMMAND for one command\n"
+                 "  -h, --help                 this help; kiln COMMAND --help for one command\n"
                  "  -V, --version              print the version\n\n"
                  "Exit status: 0 success, 1 the operation failed, 2 usage error.\n"
                  "See kiln(1) and kiln.conf(5).\n");
