@@ -1,5 +1,6 @@
 /* The aws provider's pieces that need no cloud: ELB names, the aminate command line,
- * AMI ids in output, lock and chaos tag values; and its typed calls against canned
+ * AMI ids in output, lock and chaos tag values, health check targets and the probe's
+ * answers without a server; and its typed calls against canned
  * answers (paging, DescribeTags batches, "already exists" and "not found" tolerated,
  * malformed XML). */
 #include "../lib/aws_fixture.h"
@@ -9,9 +10,12 @@
 #include "kiln/timeutil.h"
 #include "provider/aws/aws.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static char log_path[256];
 
@@ -292,6 +296,40 @@ static void test_malformed(void)
     fx_stop(&f);
 }
 
+static void test_probe(void)
+{
+    int port = 0;
+    const char *path = NULL;
+    ok(aws_probe_target("HTTP:8080/health_check", &port, &path) == 0 && port == 8080 &&
+           strcmp(path, "/health_check") == 0,
+       "HTTP:8080/health_check is port 8080, path /health_check");
+    ok(aws_probe_target("HTTP:80", &port, &path) == 0 && port == 80 && strcmp(path, "/") == 0,
+       "HTTP:80 is path /");
+    ok(aws_probe_target("TCP:8080", &port, &path) < 0, "a TCP target is not probed");
+    ok(aws_probe_target("HTTPS:443/h", &port, &path) < 0, "nor an HTTPS one");
+    ok(aws_probe_target("HTTP:0/h", &port, &path) < 0, "port 0 is refused");
+    ok(aws_probe_target("HTTP:65536/h", &port, &path) < 0, "port 65536 is refused");
+    ok(aws_probe_target("HTTP:80x/h", &port, &path) < 0, "a port with junk after it is refused");
+    ok(aws_probe_target(NULL, &port, &path) < 0, "no target: not probed");
+
+    struct aws_probe r;
+    aws_probe_health("example.com/x?", 80, "/", 1000, &r);
+    ok(r.health == KILN_HEALTH_UNKNOWN && strstr(r.detail, "not IPv4") != NULL,
+       "an address that is not IPv4 is not put in a URL: %s", r.detail);
+
+    /* A port nobody listens on: a socket bound, then closed. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    aws_probe_health("127.0.0.1", ntohs(sa.sin_port), "/health", 1000, &r);
+    ok(r.health == KILN_HEALTH_UNKNOWN &&
+           strstr(r.detail, "no answer from http://127.0.0.1:") != NULL,
+       "no answer is unknown, not unhealthy: %s", r.detail);
+}
+
 int main(void)
 {
     snprintf(log_path, sizeof log_path, "%s/kiln-test-awsprov.%d.log",
@@ -304,6 +342,7 @@ int main(void)
     test_elb_tags_batches();
     test_tolerated_errors();
     test_malformed();
+    test_probe();
     unlink(log_path);
     return done_testing();
 }
