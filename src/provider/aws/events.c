@@ -178,7 +178,8 @@ static int replay_history(struct aws *a, struct aws_events *ev, uint64_t since,
              failed ? " (" : "", failed ? x->status : "", failed ? ")" : "");
     }
     aws_activities_free(&acts);
-    qsort(ev->queue, ev->n_queue, sizeof *ev->queue, cmp_seq);
+    if (ev->n_queue > 1)
+        qsort(ev->queue, ev->n_queue, sizeof *ev->queue, cmp_seq);
     /* Sequence numbers must be unique: ties move up by a microsecond. */
     for (size_t i = 1; i < ev->n_queue; i++)
         if (ev->queue[i].seq <= ev->queue[i - 1].seq)

@@ -165,7 +165,8 @@ static int plan_phase2(struct inv *v)
     v->health_elb = xcalloc(v->elbs.n + 1, sizeof *v->health_elb);
     v->lt_image = xcalloc(v->asgs.n + 1, sizeof *v->lt_image);
     v->lt_group = xcalloc(v->asgs.n + 1, sizeof *v->lt_group);
-    qsort(v->ec2.v, v->ec2.n, sizeof *v->ec2.v, cmp_ec2);
+    if (v->ec2.n > 1) /* qsort wants a non-null array even for none */
+        qsort(v->ec2.v, v->ec2.n, sizeof *v->ec2.v, cmp_ec2);
     size_t n_ids = 0;
     for (size_t i = 0; i < v->asgs.n; i++)
         n_ids += v->asgs.v[i].n_instances;
@@ -225,7 +226,8 @@ static void merge_missing(struct inv *v)
         part->v = NULL;
         part->n = 0;
     }
-    qsort(v->ec2.v, v->ec2.n, sizeof *v->ec2.v, cmp_ec2);
+    if (v->ec2.n > 1) /* qsort wants a non-null array even for none */
+        qsort(v->ec2.v, v->ec2.n, sizeof *v->ec2.v, cmp_ec2);
 }
 
 /* ---- phase 3 ---- */
