@@ -313,26 +313,12 @@ static int bake_aminate(struct aws *a, const char *nvr, const char *app, kiln_li
 
 /* ---- builder ---- */
 
-/* WORD in single quotes for sh, each ' written as '\'' (the URL comes from the config). */
-static char *sh_quote(const char *word)
-{
-    struct kiln_strbuf b = KILN_STRBUF_INIT;
-    kiln_strbuf_appendc(&b, '\'');
-    for (const char *p = word; *p; p++) {
-        if (*p == '\'')
-            kiln_strbuf_append(&b, "'\\''");
-        else
-            kiln_strbuf_appendc(&b, *p);
-    }
-    kiln_strbuf_appendc(&b, '\'');
-    return kiln_strbuf_detach(&b, NULL);
-}
-
 static char *user_data(const char *location, const char *nvr)
 {
     /* POSIX sh; every outcome ends in poweroff, so kiln never waits for a timeout to
      * learn that the install failed. The NVR is validated: it needs no quoting. */
-    char *quoted = sh_quote(location);
+    /* Quoted for sh as kiln quotes command lines in its messages: the URL is the config's. */
+    char *quoted = kiln_spawn_describe((const char *const[]){location, NULL});
     char *script =
         xasprintf("#!/bin/sh\n"
                   "# kiln builder: install one package, then power off for CreateImage.\n"

@@ -656,28 +656,26 @@ static int build(struct inv *v, struct kiln_snapshot *snap, struct kiln_err *err
     return rc;
 }
 
-static int inventory(struct aws *a, struct inv *vp, struct kiln_snapshot **out,
-                     struct kiln_err *err)
+static int inventory(struct inv *v, struct kiln_snapshot **out, struct kiln_err *err)
 {
-    struct inv v = *vp;
     struct kiln_snapshot *snap = NULL;
-    int rc = aws_parallel(a, 4, 4, phase1, &v, err);
+    int rc = aws_parallel(v->a, 4, 4, phase1, v, err);
     if (rc == 0) {
-        size_t n = (size_t)plan_phase2(&v);
-        rc = aws_parallel(a, n, MAX_THREADS, phase2, &v, err);
+        size_t n = (size_t)plan_phase2(v);
+        rc = aws_parallel(v->a, n, MAX_THREADS, phase2, v, err);
     }
     if (rc == 0) {
-        merge_missing(&v);
-        plan_probes(&v);
-        rc = aws_parallel(a, v.n_probes, MAX_THREADS, phase3, &v, err);
+        merge_missing(v);
+        plan_probes(v);
+        rc = aws_parallel(v->a, v->n_probes, MAX_THREADS, phase3, v, err);
     }
     if (rc == 0) {
         snap = kiln_snapshot_new();
-        rc = build(&v, snap, err);
+        rc = build(v, snap, err);
         if (rc == 0)
             rc = kiln_snapshot_finish(snap, err);
     }
-    inv_free(&v);
+    inv_free(v);
     if (rc < 0) {
         kiln_snapshot_release(snap);
         return -1;
@@ -691,7 +689,7 @@ int aws_inventory(struct kiln_provider *p, struct kiln_snapshot **out, struct ki
     struct aws *a = aws_of(p);
     aws_lock_refresh(a);
     struct inv v = {.a = a};
-    if (inventory(a, &v, out, err) < 0) {
+    if (inventory(&v, out, err) < 0) {
         kiln_err_prefix(err, "cannot read the AWS inventory");
         return -1;
     }
@@ -709,7 +707,7 @@ int aws_inventory_cluster(struct kiln_provider *p, const char *app, const char *
     aws_lock_refresh(a);
     struct inv v = {.a = a, .app = app, .env = env};
     aws_elb_name(cluster, v.lb);
-    if (inventory(a, &v, out, err) < 0) {
+    if (inventory(&v, out, err) < 0) {
         kiln_err_prefix(err, "cannot read %s's AWS inventory", cluster);
         return -1;
     }
