@@ -39,22 +39,8 @@ cname_of() {
         "[r['ResourceRecords'][0]['Value'] for r in d['ResourceRecordSets'] if r['Name'] == '$1.' and r['Type'] == 'CNAME']"
 }
 
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
-    AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
-export AWS_ACCESS_KEY_ID=AKIDKILNTEST AWS_SECRET_ACCESS_KEY="$SECRET" AWS_ENDPOINT_URL="$FX"
-export AWS_EC2_METADATA_DISABLED=true KILN_AWS_BACKOFF_SCALE=0.1 KILN_AWS_EVENT_POLL_MS=500
-export KILN_AWS_LOG="$T_TMP/aws-requests.log"
-mkdir -p "$XDG_CONFIG_HOME/kiln" "$T_TMP/repo"
-cat >"$XDG_CONFIG_HOME/kiln/config" <<EOF
-[core]
-provider = aws
-[aws]
-region = us-east-1
-hosted_zone = example.test
-bake_method = aminate
-aminate_command = python3 $KILN_TESTLIB/aws_aminate.py {package} {nvr}
-package_repo = $T_TMP/repo
-EOF
+aws_kiln_env "$SECRET"
+export KILN_AWS_EVENT_POLL_MS=500 KILN_AWS_LOG="$T_TMP/aws-requests.log"
 
 status_json() { "$KILN" status hello-world --env "${1:-test}" --json; }
 # groups_of ENV: name:on|off:instances, newest first.

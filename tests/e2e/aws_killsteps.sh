@@ -9,20 +9,7 @@
 python3 -c 'import botocore' 2>/dev/null || skip_all "python3-botocore is not installed"
 command -v rpmbuild >/dev/null || skip_all "rpmbuild is not installed (apt-get install rpm)"
 aws_fixture_up --hosted-zone example.test
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
-    AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
-export AWS_ACCESS_KEY_ID=AKIDKILNTEST AWS_SECRET_ACCESS_KEY=kill-steps-secret
-export AWS_ENDPOINT_URL="$FX" AWS_EC2_METADATA_DISABLED=true KILN_AWS_BACKOFF_SCALE=0.1
-mkdir -p "$XDG_CONFIG_HOME/kiln" "$T_TMP/repo"
-cat >"$XDG_CONFIG_HOME/kiln/config" <<EOF2
-[core]
-provider = aws
-[aws]
-region = us-east-1
-hosted_zone = example.test
-aminate_command = python3 $KILN_TESTLIB/aws_aminate.py {package} {nvr}
-package_repo = $T_TMP/repo
-EOF2
+aws_kiln_env kill-steps-secret
 
 "$KILN" create-app hello-world --env test --health-check-url /health_check --port 8080 \
     --source "$KILN_SRCDIR/examples/hello-world" >/dev/null 2>&1

@@ -168,6 +168,27 @@ aws_fixture_up() {
 }
 aws_fixture_down() { kill "$FX_PID" 2>/dev/null; wait "$FX_PID" 2>/dev/null; }
 
+# aws_kiln_env SECRET: kiln on --provider aws against the fixture at $FX, with the secret
+# key SECRET in the environment, no profile or region from the machine, quick retries,
+# and a config that bakes with tests/lib/aws_aminate.py into the repo dir $T_TMP/repo.
+aws_kiln_env() {
+    unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
+        AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+    export AWS_ACCESS_KEY_ID=AKIDKILNTEST AWS_SECRET_ACCESS_KEY="$1" AWS_ENDPOINT_URL="$FX"
+    export AWS_EC2_METADATA_DISABLED=true KILN_AWS_BACKOFF_SCALE=0.1
+    mkdir -p "$XDG_CONFIG_HOME/kiln" "$T_TMP/repo"
+    cat >"$XDG_CONFIG_HOME/kiln/config" <<EOF
+[core]
+provider = aws
+[aws]
+region = us-east-1
+hosted_zone = example.test
+bake_method = aminate
+aminate_command = python3 $KILN_TESTLIB/aws_aminate.py {package} {nvr}
+package_repo = $T_TMP/repo
+EOF
+}
+
 # --- the local cloud ---------------------------------------------------------------
 
 # A free TCP port on 127.0.0.1, from the kernel.
