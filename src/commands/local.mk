@@ -3,7 +3,6 @@ libkiln_a_SOURCES += \
 	src/commands/commands.h \
 	src/commands/args.c \
 	src/commands/command.c \
-	src/commands/context.c \
 	src/commands/table.c \
 	src/commands/help.c \
 	src/commands/version.c \

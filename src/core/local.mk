@@ -10,4 +10,5 @@ libkiln_a_SOURCES += \
 	src/core/snapshot_splice.c \
 	src/core/journal.c \
 	src/core/history.c \
-	src/core/manifest.c
+	src/core/manifest.c \
+	src/core/context.c

@@ -1,4 +1,5 @@
-/* kiln: the run-time context of commands: global options, paths, configuration. */
+/* kiln: the run-time context of commands: global options, paths, configuration.
+ * In core, not commands: the pipeline and the providers read it too. */
 #include "kiln/context.h"
 
 #include <stdlib.h>
