@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "kiln/chaos_gap.h"
 #include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
@@ -44,46 +44,6 @@ struct cloud_chaos {
     struct chaos_note *notes;
     size_t n, cap;
 };
-
-static uint64_t random_u64(void)
-{
-    uint64_t v;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
-        /* getrandom does not fail for 8 bytes on Linux >= 3.17; a clock is random
-         * enough for a monkey. */
-        v = (uint64_t)kiln_mono_us() * 6364136223846793005ULL + 1442695040888963407ULL;
-    }
-    return v;
-}
-
-/* ln(x) for x in (0, 1], without libm (kilnd does not link it): x = m * 2^e with m in
- * [1, 2), and ln(m) = 2 atanh((m - 1) / (m + 1)), whose series converges fast there. */
-static double ln_unit(double x)
-{
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    int e = (int)((bits >> 52) & 0x7ff) - 1023;
-    bits = (bits & ((1ULL << 52) - 1)) | (1023ULL << 52);
-    double m;
-    memcpy(&m, &bits, sizeof m);
-    double z = (m - 1) / (m + 1), z2 = z * z, term = z, sum = 0;
-    for (int k = 1; k < 48; k += 2) {
-        sum += term / k;
-        term *= z2;
-    }
-    return 2 * sum + e * 0.69314718055994530942;
-}
-
-/* A random time to the next kill: exponential with the given mean, at least min. */
-static int64_t sample_gap_us(int64_t mean_ms, int64_t min_ms)
-{
-    double u = (double)((random_u64() >> 11) + 1) / 9007199254740992.0; /* (0, 1] */
-    double gap = -(double)mean_ms * 1000.0 * ln_unit(u);
-    int64_t min_us = min_ms * 1000;
-    if (gap > 30.0 * 24 * 3600 * 1e6)
-        gap = 30.0 * 24 * 3600 * 1e6;
-    return (int64_t)gap < min_us ? min_us : (int64_t)gap;
-}
 
 static struct chaos_note *note_get(struct cloud_chaos *ch, const char *cluster)
 {
@@ -120,7 +80,8 @@ static int64_t earliest_allowed(const struct cloud_cluster *cl, const struct cha
 
 static void schedule(struct cloud_cluster *cl, struct chaos_note *n, int64_t now_us, int64_t mono)
 {
-    int64_t at = mono + sample_gap_us(cl->chaos_mean_ms, cl->chaos_min_ms);
+    int64_t at = mono + kiln_chaos_gap_us(cl->chaos_mean_ms, cl->chaos_min_ms,
+                                          kiln_chaos_unit(kiln_chaos_random()));
     int64_t earliest = earliest_allowed(cl, n, now_us, mono);
     n->next_mono = at > earliest ? at : earliest;
     cl->chaos_next_kill_us = now_us + (n->next_mono - mono); /* for display */
@@ -131,7 +92,7 @@ static struct cloud_instance *pick_victim(struct cloud *c, const struct cloud_cl
 {
     size_t n = 0;
     for (int round = 0; round < 2; round++) {
-        size_t target = round == 1 ? (size_t)(random_u64() % n) : 0;
+        size_t target = round == 1 ? (size_t)(kiln_chaos_random() % n) : 0;
         size_t k = 0;
         for (size_t i = 0; i < c->instances.n; i++) {
             struct cloud_instance *x = c->instances.v[i];

@@ -6,21 +6,20 @@
  * never two within the minimum, and logs every kill (stdout and the history). The
  * Auto Scaling Group replaces the instance; the Events view shows the recovery. */
 #include "commands/commands.h"
+#include "kiln/chaos_gap.h"
 #include "kiln/context.h"
 #include "kiln/history.h"
 #include "kiln/provider.h"
 #include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define CHAOS_MAX_CLUSTERS 4096
-#define CHAOS_TICK_MS 1000
+#define CHAOS_TICK_MS      1000
 
 struct schedule {
     char cluster[96];
@@ -43,21 +42,6 @@ static volatile sig_atomic_t stop_monkey;
 static void on_stop(int sig)
 {
     stop_monkey = 1;
-}
-
-static double uniform(void)
-{
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-        r = (uint64_t)kiln_mono_us() * 6364136223846793005ULL;
-    return ((double)(r >> 11) + 0.5) / 9007199254740992.0; /* (0, 1) */
-}
-
-/* The gap before the next kill: exponential with the mean, never below the minimum. */
-static int64_t next_gap_ms(int64_t mean_ms, int64_t min_ms)
-{
-    double gap = -log(uniform()) * (double)mean_ms;
-    return gap < (double)min_ms ? min_ms : (int64_t)gap;
 }
 
 static bool in_window(const struct monkey *m, int64_t now_us)
@@ -91,9 +75,11 @@ static void log_kill(struct monkey *m, const struct kiln_env *env, const char *i
     fprintf(m->ctx->out, "%s chaos %s %s: %s\n", kiln_time_iso(kiln_now_us(), when), env->cluster,
             id, result);
     fflush(m->ctx->out);
-    struct kiln_history_entry e = {
-        .action = "chaos", .target = env->cluster, .result = result, .duration_ms = -1,
-        .detail = id};
+    struct kiln_history_entry e = {.action = "chaos",
+                                   .target = env->cluster,
+                                   .result = result,
+                                   .duration_ms = -1,
+                                   .detail = id};
     struct kiln_err err = {0};
     if (kiln_history_append(m->ctx->paths.history, &e, &err) < 0)
         fprintf(m->ctx->msg, "kiln: could not write the history: %s\n", err.msg);
@@ -114,7 +100,7 @@ static void kill_one(struct monkey *m, const struct kiln_env *env)
     }
     if (n == 0)
         return;
-    const struct kiln_instance *v = victims[(size_t)(uniform() * (double)n) % n];
+    const struct kiln_instance *v = victims[kiln_chaos_random() % n];
     struct kiln_err err = {0};
     if (m->prov->ops->instance_terminate(m->prov, v->id, false, &err) < 0) {
         log_kill(m, env, v->id, err.msg);
@@ -140,7 +126,8 @@ static int monkey_pass(struct monkey *m, struct kiln_err *err)
             if (s == NULL)
                 continue;
             if (s->next_kill_us == 0)
-                s->next_kill_us = now + next_gap_ms(env->chaos_mean_ms, env->chaos_min_ms) * 1000;
+                s->next_kill_us = now + kiln_chaos_gap_us(env->chaos_mean_ms, env->chaos_min_ms,
+                                                          kiln_chaos_unit(kiln_chaos_random()));
             if (!open || now < s->next_kill_us)
                 continue;
             /* The promise users rely on: never two kills inside the minimum. */
@@ -148,7 +135,8 @@ static int monkey_pass(struct monkey *m, struct kiln_err *err)
                 continue;
             kill_one(m, env);
             s->last_kill_us = now;
-            s->next_kill_us = now + next_gap_ms(env->chaos_mean_ms, env->chaos_min_ms) * 1000;
+            s->next_kill_us = now + kiln_chaos_gap_us(env->chaos_mean_ms, env->chaos_min_ms,
+                                                      kiln_chaos_unit(kiln_chaos_random()));
         }
     }
     kiln_snapshot_release(snap);
@@ -184,8 +172,8 @@ int kiln_chaos_run(struct kiln_ctx *ctx, const char *hours, bool weekdays, const
     }
     if (kiln_ctx_setup(ctx, err) < 0)
         return -1;
-    const char *prov = ctx->opts.provider ? ctx->opts.provider
-                                          : kiln_provider_kind_name(ctx->config.provider);
+    const char *prov =
+        ctx->opts.provider ? ctx->opts.provider : kiln_provider_kind_name(ctx->config.provider);
     if (strcmp(prov, "aws") != 0)
         return kiln_err_set(err, KILN_E_USAGE,
                             "the local cloud runs its chaos monkey itself (kiln chaos APP --env "
@@ -195,8 +183,8 @@ int kiln_chaos_run(struct kiln_ctx *ctx, const char *hours, bool weekdays, const
         return -1;
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
-    fprintf(ctx->msg, "kiln: chaos monkey running (%s, %02d:00-%02d:00%s); Ctrl-C stops it\n",
-            prov, m.from_hour, m.to_hour, weekdays ? ", Monday to Friday" : "");
+    fprintf(ctx->msg, "kiln: chaos monkey running (%s, %02d:00-%02d:00%s); Ctrl-C stops it\n", prov,
+            m.from_hour, m.to_hour, weekdays ? ", Monday to Friday" : "");
     int64_t end = run_ms > 0 ? kiln_mono_us() + run_ms * 1000 : 0;
     int rc = 0;
     while (!stop_monkey && (end == 0 || kiln_mono_us() < end)) {

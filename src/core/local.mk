@@ -11,4 +11,8 @@ libkiln_a_SOURCES += \
 	src/core/journal.c \
 	src/core/history.c \
 	src/core/manifest.c \
-	src/core/context.c
+	src/core/context.c \
+	src/core/chaos_gap.c
+# The unit tests of core's shared helpers, kept with them.
+check_PROGRAMS += tests/unit/test_chaos_gap
+TESTS += tests/unit/test_chaos_gap
