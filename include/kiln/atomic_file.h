@@ -47,6 +47,11 @@ int kiln_atomic_create(const char *path, const void *data, size_t len, mode_t mo
  * refused. A missing file fails with KILN_E_NOTFOUND. */
 int kiln_read_file(const char *path, char **out, size_t *len, size_t max, struct kiln_err *err);
 
+/* fsyncs the directory dir, so that names just created, renamed or removed in it
+ * survive a power cut. A file system that cannot sync a directory (EINVAL) counts
+ * as done. -1 with errno on failure. */
+int kiln_sync_dir(const char *dir);
+
 /* Creates path and any missing parents with `mode` (less the umask, as mkdir(2)
  * does); existing directories are fine. */
 int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err);

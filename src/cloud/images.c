@@ -442,18 +442,6 @@ static bool is_dir(const char *path)
     return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc < 0 && errno == EINVAL)
-        rc = 0;
-    close(fd);
-    return rc;
-}
-
 /* Installs file into the fresh root, removes the rpm database, digests and freezes it,
  * and moves it to images/<id> (or finds that image already there). */
 static int bake_root(struct cloud *c, const char *nvr, const char *app, const char *file,
@@ -518,7 +506,7 @@ static int bake_root(struct cloud *c, const char *nvr, const char *app, const ch
             free(final);
             return -1;
         }
-    } else if (sync_dir(c->paths.images_dir) < 0) {
+    } else if (kiln_sync_dir(c->paths.images_dir) < 0) {
         rc = kiln_err_sys(err, errno, "cannot bake %s: cannot sync %s", nvr, c->paths.images_dir);
         free(final);
         return rc;

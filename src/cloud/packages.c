@@ -177,18 +177,6 @@ static int copy_in(const char *src, const char *dir, struct kiln_strbuf *tmp, st
     return 0;
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    if (rc < 0 && errno == EINVAL)
-        rc = 0; /* a file system that cannot sync directories */
-    close(fd);
-    return rc;
-}
-
 /* 1 when the files have the same bytes, 0 when not, -1 on error. */
 static int same_contents(const char *a, const char *b)
 {
@@ -378,7 +366,7 @@ static int package_add_locked(struct cloud *c, const char *rpm_path, struct clou
             goto out;
         }
         placed = true;
-        if (sync_dir(dir) < 0) {
+        if (kiln_sync_dir(dir) < 0) {
             kiln_err_sys(err, errno, "cannot add %s: cannot sync %s", rpm_path, dir);
             goto out;
         }
@@ -414,7 +402,7 @@ out:
         /* The metadata could not be brought up to date: take the file out again, so the
          * repo's files and its metadata (and cloud.json) agree. */
         unlink(final);
-        sync_dir(dir);
+        kiln_sync_dir(dir);
     }
     free(final);
     kiln_strbuf_free(&tmp);

@@ -55,7 +55,7 @@ static int split_path(const char *path, struct kiln_strbuf *dir, const char **ba
     return 0;
 }
 
-static int sync_dir(const char *dir)
+int kiln_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -141,7 +141,7 @@ static int replace(const char *path, const void *data, size_t len, mode_t mode, 
         kiln_err_sys(err, saved, "cannot write %s: cannot move the new file into place", path);
         goto out;
     }
-    if (sync_dir(dir.buf) < 0) {
+    if (kiln_sync_dir(dir.buf) < 0) {
         kiln_err_sys(err, errno,
                      "wrote %s but could not sync %s, so the change may not survive a power cut",
                      path, dir.buf);
