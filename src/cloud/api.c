@@ -5,6 +5,7 @@
 #include "cloud/api.h"
 #include "cloud/cloud.h"
 
+#include "kiln/sockio.h"
 #include "kiln/strbuf.h"
 #include "kiln/xalloc.h"
 
@@ -63,21 +64,6 @@ int api_listen(const char *path, struct kiln_err *err)
     return fd;
 }
 
-int api_write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int send_json(int fd, cJSON *msg)
 {
     char *text = cJSON_PrintUnformatted(msg);
@@ -87,7 +73,7 @@ static int send_json(int fd, cJSON *msg)
     char *line = xmalloc(len + 2);
     memcpy(line, text, len);
     line[len] = '\n';
-    int rc = api_write_all(fd, line, len + 1);
+    int rc = kiln_send_all(fd, line, len + 1);
     free(line);
     cJSON_free(text);
     return rc;
@@ -141,7 +127,7 @@ static void serve_subscription(struct cloud *c, int fd, double id, const cJSON *
         char *lines = NULL;
         seq = cloud_events_wait(c, seq, 1000, &lines);
         if (lines != NULL) {
-            rc = api_write_all(fd, lines, strlen(lines));
+            rc = kiln_send_all(fd, lines, strlen(lines));
             free(lines);
         }
         if (peer_gone(fd))

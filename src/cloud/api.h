@@ -14,7 +14,6 @@ int api_listen(const char *path, struct kiln_err *err);
 int api_serve_client(struct cloud *c, int fd);
 /* How many client threads are still running (kilnd waits for them when stopping). */
 int api_clients_running(void);
-int api_write_all(int fd, const char *buf, size_t len);
 
 /* Runs operation `op` with `args` (may be NULL); fills `result` (an object). On
  * failure returns -1 with err, and may put details into `result`. Takes c->mu itself. */

@@ -8,4 +8,5 @@ libkiln_a_SOURCES += \
 	src/util/spawn.c \
 	src/util/proc.c \
 	src/util/fstree.c \
-	src/util/tail.c
+	src/util/tail.c \
+	src/util/sockio.c

@@ -1,6 +1,7 @@
 /* kiln: the client side of kilnd's socket (see include/kiln/kilnd_client.h). */
 #include "kiln/kilnd_client.h"
 
+#include "kiln/sockio.h"
 #include "kiln/spawn.h"
 #include "kiln/strbuf.h"
 #include "kiln/timeutil.h"
@@ -161,21 +162,6 @@ int kiln_kilnd_fd(const struct kiln_kilnd *k)
     return k->fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Reads one line (without the newline) into *line (caller frees). 1 = got one,
  * 0 = timeout, -1 = closed or error. */
 static int read_line(struct kiln_kilnd *k, int timeout_ms, char **line, struct kiln_err *err)
@@ -251,7 +237,7 @@ int kiln_kilnd_call(struct kiln_kilnd *k, const char *op, cJSON *args, cJSON **r
     kiln_strbuf_append(&out, text);
     kiln_strbuf_appendc(&out, '\n');
     cJSON_free(text);
-    int rc = send_all(k->fd, out.buf, out.len);
+    int rc = kiln_send_all(k->fd, out.buf, out.len);
     kiln_strbuf_free(&out);
     if (rc < 0)
         return kiln_err_sys(err, errno, "cannot talk to the local cloud (kilnd for %s)", k->home);
