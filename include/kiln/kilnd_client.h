@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kiln/err.h"
+#include "kiln/kilnd_proto.h" /* the op names kiln_kilnd_call takes */
 #include "kiln/paths.h"
 
 struct cJSON;

@@ -82,7 +82,7 @@ static int send_json(int fd, cJSON *msg)
 static int send_error(int fd, double id, const char *code, const char *message, const cJSON *extra)
 {
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddNumberToObject(r, "v", CLOUD_PROTOCOL_VERSION);
+    cJSON_AddNumberToObject(r, "v", KILND_PROTOCOL_VERSION);
     if (id >= 0)
         cJSON_AddNumberToObject(r, "id", id);
     cJSON_AddBoolToObject(r, "ok", false);
@@ -116,7 +116,7 @@ static void serve_subscription(struct cloud *c, int fd, double id, const cJSON *
                        ? (uint64_t)since->valuedouble
                        : cloud_events_last(c);
     cJSON *ok = cJSON_CreateObject();
-    cJSON_AddNumberToObject(ok, "v", CLOUD_PROTOCOL_VERSION);
+    cJSON_AddNumberToObject(ok, "v", KILND_PROTOCOL_VERSION);
     cJSON_AddNumberToObject(ok, "id", id);
     cJSON_AddBoolToObject(ok, "ok", true);
     cJSON *res = cJSON_AddObjectToObject(ok, "result");
@@ -152,18 +152,18 @@ static int handle_line(struct cloud *c, int fd, const char *line, size_t len)
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(msg, "args");
     double id = cJSON_IsNumber(idj) ? idj->valuedouble : -1;
     int rc;
-    if (!cJSON_IsNumber(v) || v->valuedouble != CLOUD_PROTOCOL_VERSION) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != KILND_PROTOCOL_VERSION) {
         char m[200];
         snprintf(m, sizeof m,
                  "this kilnd speaks protocol version %d and the client sent %s; use a kiln and "
                  "kilnd of the same release (kiln cloud stop, then start it again)",
-                 CLOUD_PROTOCOL_VERSION, cJSON_IsNumber(v) ? "another" : "none");
+                 KILND_PROTOCOL_VERSION, cJSON_IsNumber(v) ? "another" : "none");
         rc = send_error(fd, id, "version", m, NULL);
     } else if (!cJSON_IsString(op)) {
         rc = send_error(fd, id, "invalid", "the message has no \"op\" string", NULL);
     } else if (args != NULL && !cJSON_IsObject(args)) {
         rc = send_error(fd, id, "invalid", "\"args\" must be an object", NULL);
-    } else if (strcmp(op->valuestring, "subscribe") == 0) {
+    } else if (strcmp(op->valuestring, KILND_OP_SUBSCRIBE) == 0) {
         serve_subscription(c, fd, id, args);
         rc = -1;
     } else {
@@ -171,7 +171,7 @@ static int handle_line(struct cloud *c, int fd, const char *line, size_t len)
         struct kiln_err err = {0};
         if (cloud_op_run(c, op->valuestring, args, result, &err) == 0) {
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddNumberToObject(r, "v", CLOUD_PROTOCOL_VERSION);
+            cJSON_AddNumberToObject(r, "v", KILND_PROTOCOL_VERSION);
             cJSON_AddNumberToObject(r, "id", id);
             cJSON_AddBoolToObject(r, "ok", true);
             cJSON_AddItemToObject(r, "result", result);

@@ -27,13 +27,13 @@
 #include "kiln/err.h"
 #include "kiln/model.h"
 #include "kiln/names.h"
+#include "kiln/kilnd_proto.h"
 #include "kiln/paths.h"
 
-#define CLOUD_PROTOCOL_VERSION 1
-#define CLOUD_ID_MAX           32
-#define CLOUD_NVR_MAX          256
-#define CLOUD_DETAIL_MAX       256
-#define CLOUD_START_ARGS_MAX   16
+#define CLOUD_ID_MAX         32
+#define CLOUD_NVR_MAX        256
+#define CLOUD_DETAIL_MAX     256
+#define CLOUD_START_ARGS_MAX 16
 
 /* The ASG processes a group can suspend (AWS Auto Scaling's meaning). */
 enum cloud_process {

@@ -289,7 +289,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "kilnd: %s\n", err.msg);
     } else {
         logf_("serving %s (protocol %d, load balancer on 127.0.0.1:%d)", paths.socket,
-              CLOUD_PROTOCOL_VERSION, cfg.local.lb_port);
+              KILND_PROTOCOL_VERSION, cfg.local.lb_port);
         struct cloud_event e = {.type = "kilnd", .message = "kilnd started", .recovery_ms = -1};
         cloud_event(&c, &e);
         report_ready(&ready_fd, "OK");

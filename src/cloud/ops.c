@@ -119,7 +119,7 @@ static int op_hello(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_
     cJSON_AddNumberToObject(res, "pid", getpid());
     cJSON_AddStringToObject(res, "home", c->paths.home);
     cJSON_AddStringToObject(res, "version", PACKAGE_VERSION);
-    cJSON_AddNumberToObject(res, "protocol", CLOUD_PROTOCOL_VERSION);
+    cJSON_AddNumberToObject(res, "protocol", KILND_PROTOCOL_VERSION);
     cJSON_AddStringToObject(res, "started", kiln_time_iso(c->started_us, when));
     cJSON_AddNumberToObject(res, "lb_port", c->config.local.lb_port);
     return 0;
@@ -859,24 +859,24 @@ static const struct {
     const char *name;
     op_fn fn;
 } ops[] = {
-    {"hello", op_hello},
-    {"state", op_state},
-    {"create-app", op_create_app},
-    {"delete-app", op_delete_app},
-    {"package-add", op_package_add},
-    {"bake", op_bake},
-    {"group-create", op_group_create},
-    {"group-resize", op_group_resize},
-    {"group-enable", op_group_enable},
-    {"group-disable", op_group_disable},
-    {"group-destroy", op_group_destroy},
-    {"group-suspend", op_group_suspend},
-    {"group-resume", op_group_resume},
-    {"instance-terminate", op_instance_terminate},
-    {"lock", op_lock},
-    {"unlock", op_unlock},
-    {"chaos", op_chaos},
-    {"stop", op_stop},
+    {KILND_OP_HELLO, op_hello},
+    {KILND_OP_STATE, op_state},
+    {KILND_OP_CREATE_APP, op_create_app},
+    {KILND_OP_DELETE_APP, op_delete_app},
+    {KILND_OP_PACKAGE_ADD, op_package_add},
+    {KILND_OP_BAKE, op_bake},
+    {KILND_OP_GROUP_CREATE, op_group_create},
+    {KILND_OP_GROUP_RESIZE, op_group_resize},
+    {KILND_OP_GROUP_ENABLE, op_group_enable},
+    {KILND_OP_GROUP_DISABLE, op_group_disable},
+    {KILND_OP_GROUP_DESTROY, op_group_destroy},
+    {KILND_OP_GROUP_SUSPEND, op_group_suspend},
+    {KILND_OP_GROUP_RESUME, op_group_resume},
+    {KILND_OP_INSTANCE_TERMINATE, op_instance_terminate},
+    {KILND_OP_LOCK, op_lock},
+    {KILND_OP_UNLOCK, op_unlock},
+    {KILND_OP_CHAOS, op_chaos},
+    {KILND_OP_STOP, op_stop},
 };
 
 int cloud_op_run(struct cloud *c, const char *op, const cJSON *args, cJSON *result,

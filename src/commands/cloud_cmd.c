@@ -43,9 +43,9 @@ static int cloud_status(struct kiln_ctx *ctx, struct kiln_err *err)
     if (k == NULL)
         return -1;
     cJSON *hello = NULL, *state = NULL;
-    int rc = kiln_kilnd_call(k, "hello", NULL, &hello, err);
+    int rc = kiln_kilnd_call(k, KILND_OP_HELLO, NULL, &hello, err);
     if (rc == 0)
-        rc = kiln_kilnd_call(k, "state", NULL, &state, err);
+        rc = kiln_kilnd_call(k, KILND_OP_STATE, NULL, &state, err);
     kiln_kilnd_close(k);
     if (rc == 0) {
         const cJSON *lb = cJSON_GetObjectItemCaseSensitive(state, "lb");
@@ -112,7 +112,7 @@ static int cloud_stop(struct kiln_ctx *ctx, bool keep, bool all, struct kiln_err
         return -1;
     }
     cJSON *hello = NULL;
-    if (kiln_kilnd_call(k, "hello", NULL, &hello, err) < 0) {
+    if (kiln_kilnd_call(k, KILND_OP_HELLO, NULL, &hello, err) < 0) {
         kiln_kilnd_close(k);
         return -1;
     }
@@ -121,7 +121,7 @@ static int cloud_stop(struct kiln_ctx *ctx, bool keep, bool all, struct kiln_err
     cJSON *args = cJSON_CreateObject();
     cJSON_AddBoolToObject(args, "instances", all);
     cJSON *res = NULL;
-    int rc = kiln_kilnd_call(k, "stop", args, &res, err);
+    int rc = kiln_kilnd_call(k, KILND_OP_STOP, args, &res, err);
     if (rc == 0) {
         /* Wait for kilnd to be gone (it finishes its instances first with --all), so
          * a start right after works and nothing of it still writes to the state dir. */

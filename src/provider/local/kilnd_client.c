@@ -18,8 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 1
-#define REPLY_MAX        (64u << 20)
+#define REPLY_MAX (64u << 20)
 /* kilnd answers most operations at once; bakes and load balancer switches take
  * seconds. Beyond this, something is wrong and the user should hear about it. */
 #define CALL_TIMEOUT_MS 600000
@@ -225,7 +224,7 @@ int kiln_kilnd_call(struct kiln_kilnd *k, const char *op, cJSON *args, cJSON **r
         *result = NULL;
     uint64_t id = k->next_id++;
     cJSON *msg = cJSON_CreateObject();
-    cJSON_AddNumberToObject(msg, "v", PROTOCOL_VERSION);
+    cJSON_AddNumberToObject(msg, "v", KILND_PROTOCOL_VERSION);
     cJSON_AddNumberToObject(msg, "id", (double)id);
     cJSON_AddStringToObject(msg, "op", op);
     cJSON_AddItemToObject(msg, "args", args ? args : cJSON_CreateObject());
@@ -281,7 +280,7 @@ int kiln_kilnd_subscribe(struct kiln_kilnd *k, uint64_t since, struct kiln_err *
 {
     cJSON *args = cJSON_CreateObject();
     cJSON_AddNumberToObject(args, "since", (double)since);
-    return kiln_kilnd_call(k, "subscribe", args, NULL, err);
+    return kiln_kilnd_call(k, KILND_OP_SUBSCRIBE, args, NULL, err);
 }
 
 int kiln_kilnd_next_event(struct kiln_kilnd *k, int timeout_ms, cJSON **event, struct kiln_err *err)

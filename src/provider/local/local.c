@@ -260,7 +260,7 @@ static int local_inventory(struct kiln_provider *p, struct kiln_snapshot **out,
                            struct kiln_err *err)
 {
     cJSON *state = NULL;
-    if (call(p, "state", NULL, &state, err) < 0)
+    if (call(p, KILND_OP_STATE, NULL, &state, err) < 0)
         return -1;
     int rc = kiln_local_snapshot_from_state(state, out, err);
     cJSON_Delete(state);
@@ -282,7 +282,7 @@ static int local_create_app(struct kiln_provider *p, const struct kiln_app_spec 
         cJSON_AddItemToArray(start, cJSON_CreateString(s->start[i]));
     cJSON *h = cJSON_AddObjectToObject(a, "health");
     cJSON_AddStringToObject(h, "path", s->health_path);
-    return call(p, "create-app", a, NULL, err);
+    return call(p, KILND_OP_CREATE_APP, a, NULL, err);
 }
 
 static int local_delete_app(struct kiln_provider *p, const char *app, const char *env, bool force,
@@ -292,7 +292,7 @@ static int local_delete_app(struct kiln_provider *p, const char *app, const char
     cJSON_AddStringToObject(a, "app", app);
     cJSON_AddStringToObject(a, "env", env);
     cJSON_AddBoolToObject(a, "force", force);
-    return call(p, "delete-app", a, NULL, err);
+    return call(p, KILND_OP_DELETE_APP, a, NULL, err);
 }
 
 static int local_package_push(struct kiln_provider *p, const char *rpm_path, char *nvr, size_t n,
@@ -304,7 +304,7 @@ static int local_package_push(struct kiln_provider *p, const char *rpm_path, cha
         rpm_path = abs;
     cJSON_AddStringToObject(a, "path", rpm_path);
     cJSON *res = NULL;
-    if (call(p, "package-add", a, &res, err) < 0) {
+    if (call(p, KILND_OP_PACKAGE_ADD, a, &res, err) < 0) {
         cJSON_Delete(res);
         return -1;
     }
@@ -322,7 +322,7 @@ static int local_bake(struct kiln_provider *p, const char *nvr, const char *app,
     if (app != NULL)
         cJSON_AddStringToObject(a, "app", app);
     cJSON *res = NULL;
-    int rc = call(p, "bake", a, &res, err);
+    int rc = call(p, KILND_OP_BAKE, a, &res, err);
     /* kilnd returns the bake's output with the result (or the error's detail). */
     const cJSON *line;
     cJSON_ArrayForEach(line, cJSON_GetObjectItemCaseSensitive(
@@ -345,7 +345,7 @@ static int local_group_create(struct kiln_provider *p, const struct kiln_group_s
     cJSON_AddNumberToObject(a, "min", s->min_size);
     cJSON_AddNumberToObject(a, "max", s->max_size);
     cJSON_AddNumberToObject(a, "desired", s->desired);
-    return call(p, "group-create", a, NULL, err);
+    return call(p, KILND_OP_GROUP_CREATE, a, NULL, err);
 }
 
 static int local_group_resize(struct kiln_provider *p, const char *name, int min, int max,
@@ -356,7 +356,7 @@ static int local_group_resize(struct kiln_provider *p, const char *name, int min
     cJSON_AddNumberToObject(a, "min", min);
     cJSON_AddNumberToObject(a, "max", max);
     cJSON_AddNumberToObject(a, "desired", desired);
-    return call(p, "group-resize", a, NULL, err);
+    return call(p, KILND_OP_GROUP_RESIZE, a, NULL, err);
 }
 
 static int group_op(struct kiln_provider *p, const char *op, const char *name, struct kiln_err *err)
@@ -368,17 +368,17 @@ static int group_op(struct kiln_provider *p, const char *op, const char *name, s
 
 static int local_group_enable(struct kiln_provider *p, const char *name, struct kiln_err *err)
 {
-    return group_op(p, "group-enable", name, err);
+    return group_op(p, KILND_OP_GROUP_ENABLE, name, err);
 }
 
 static int local_group_disable(struct kiln_provider *p, const char *name, struct kiln_err *err)
 {
-    return group_op(p, "group-disable", name, err);
+    return group_op(p, KILND_OP_GROUP_DISABLE, name, err);
 }
 
 static int local_group_destroy(struct kiln_provider *p, const char *name, struct kiln_err *err)
 {
-    return group_op(p, "group-destroy", name, err);
+    return group_op(p, KILND_OP_GROUP_DESTROY, name, err);
 }
 
 static int local_group_suspend(struct kiln_provider *p, const char *name, unsigned processes,
@@ -392,7 +392,7 @@ static int local_group_suspend(struct kiln_provider *p, const char *name, unsign
     for (unsigned i = 0; i < 5; i++)
         if (processes & (1u << i))
             cJSON_AddItemToArray(procs, cJSON_CreateString(names[i]));
-    return call(p, suspend ? "group-suspend" : "group-resume", a, NULL, err);
+    return call(p, suspend ? KILND_OP_GROUP_SUSPEND : KILND_OP_GROUP_RESUME, a, NULL, err);
 }
 
 static int local_instance_terminate(struct kiln_provider *p, const char *id, bool decrement,
@@ -401,7 +401,7 @@ static int local_instance_terminate(struct kiln_provider *p, const char *id, boo
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "id", id);
     cJSON_AddBoolToObject(a, "decrement", decrement);
-    return call(p, "instance-terminate", a, NULL, err);
+    return call(p, KILND_OP_INSTANCE_TERMINATE, a, NULL, err);
 }
 
 static cJSON *owner_json(const struct kiln_lock_owner *o)
@@ -422,7 +422,7 @@ static int local_lock(struct kiln_provider *p, const char *cluster, const struct
     cJSON_AddStringToObject(a, "cluster", cluster);
     cJSON_AddItemToObject(a, "owner", owner_json(o));
     cJSON *res = NULL;
-    int rc = call(p, "lock", a, &res, err);
+    int rc = call(p, KILND_OP_LOCK, a, &res, err);
     cJSON_Delete(res);
     return rc;
 }
@@ -433,7 +433,7 @@ static int local_unlock(struct kiln_provider *p, const char *cluster,
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "cluster", cluster);
     cJSON_AddItemToObject(a, "owner", owner_json(o));
-    return call(p, "unlock", a, NULL, err);
+    return call(p, KILND_OP_UNLOCK, a, NULL, err);
 }
 
 static int local_chaos(struct kiln_provider *p, const char *app, const char *env,
@@ -448,7 +448,7 @@ static int local_chaos(struct kiln_provider *p, const char *app, const char *env
         cJSON_AddNumberToObject(a, "mean_ms", (double)s->mean_ms);
     if (s->min_ms > 0)
         cJSON_AddNumberToObject(a, "min_ms", (double)s->min_ms);
-    return call(p, "chaos", a, NULL, err);
+    return call(p, KILND_OP_CHAOS, a, NULL, err);
 }
 
 static void copy_field(char *dst, size_t n, const cJSON *o, const char *key)
