@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kiln/err.h"
 
@@ -77,5 +78,33 @@ int kiln_spawn_run(const struct kiln_spawn_opts *opts, int *status, struct kiln_
  * quoted for a POSIX shell so the line can be pasted to reproduce. The caller
  * frees the result with free(). */
 char *kiln_spawn_describe(const char *const *argv);
+
+/* ---- the parts, for children that are not run to completion ----
+ * kilnd's instances and its nginx live on after the call: kilnd watches them itself
+ * (pidfds, waitpid), so it starts them with the same child setup as kiln_spawn_run but
+ * without the pipes and the waiting. */
+
+struct kiln_spawn_child {
+    const char *cwd;    /* the directory to run in; NULL for the caller's */
+    int out_fd, err_fd; /* become the child's stdout and stderr (may be the same fd) */
+    /* A new session (setsid: no terminal's signals reach it) rather than only a new
+     * process group. Either way the child leads its group, so kill(-pid) stops it
+     * with everything it started. */
+    bool new_session;
+};
+
+/* Starts prog (a path: not looked up in PATH) with argv (NULL-terminated) and envp
+ * (NULL for our own environment), stdin from /dev/null, only fds 0-2, default signal
+ * dispositions and an empty signal mask. Returns 0 with *pid, or the error number
+ * (ENOENT, EACCES, ENOEXEC, ...) for the caller to word: it knows what prog is. */
+int kiln_spawn_child(const char *prog, char *const argv[], char *const envp[],
+                     const struct kiln_spawn_child *how, pid_t *pid);
+
+/* Our environment with env_add ("KEY=VALUE" strings, NULL-terminated; may be NULL)
+ * laid over it: an entry of env_add replaces the inherited one of that KEY. The caller
+ * frees the array with free(), not the strings, which belong to environ and env_add.
+ * Reads environ, so no other thread may call setenv meanwhile: kiln and kilnd set
+ * their environment before they start threads. */
+char **kiln_env_overlay(const char *const *env_add);
 
 #endif

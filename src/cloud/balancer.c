@@ -31,7 +31,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +41,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* How long a reload or a start may take to show the new generation. nginx retries a
  * busy port for 2.5 s before giving up, so a start needs more than that to report it. */
@@ -599,32 +596,13 @@ static int spawn_nginx(struct cloud *c, struct cloud_balancer *b, struct kiln_er
     if (out < 0)
         return kiln_err_sys(err, errno, "cannot open %s", b->stderr_log);
     const char *argv[] = {c->nginx_bin, "-p", b->prefix, "-e", b->error_log, "-c", b->conf, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    int rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, out, STDERR_FILENO);
-    /* kilnd's lock file must not stay open in nginx, or a dead kilnd's lock would live on
-     * in the nginx that outlives it. */
-    rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
     /* Its own group: a signal to kilnd's group (a ^C in a foreground kilnd) leaves the
-     * load balancer alone, and kill_nginx can take its workers with it. */
-    rc = rc ? rc
-            : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                  POSIX_SPAWN_SETSIGDEF);
-    rc = rc ? rc : posix_spawnattr_setpgroup(&attr, 0);
-    rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
-    rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
+     * load balancer alone, and kill_nginx can take its workers with it. kilnd's lock
+     * file is not inherited (only fds 0-2 are), or a dead kilnd's lock would live on in
+     * the nginx that outlives it. */
+    struct kiln_spawn_child how = {.out_fd = out, .err_fd = out};
     pid_t pid = 0;
-    if (rc == 0)
-        rc = posix_spawn(&pid, c->nginx_bin, &fa, &attr, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = kiln_spawn_child(c->nginx_bin, (char *const *)argv, NULL, &how, &pid);
     close(out);
     if (rc != 0)
         return kiln_err_sys(err, rc, "cannot start %s", c->nginx_bin);

@@ -31,7 +31,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +43,11 @@
 #include <unistd.h>
 
 #include "kiln/atomic_file.h"
+#include "kiln/fstree.h"
 #include "kiln/spawn.h"
 #include "kiln/strbuf.h"
 #include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
-
-extern char **environ;
 
 /* How long a process has after SIGTERM before it gets SIGKILL. */
 #define TERMINATE_GRACE_US (3LL * 1000000)
@@ -213,48 +211,6 @@ static char *instance_dir(const struct cloud *c, const char *id)
 
 /* ---- files ---- */
 
-/* Removes the tree at dirfd/name without following symlinks; directories that are
- * not writable (image copies whose chmod did not finish) are made writable first. */
-static int remove_at(int at, const char *name, int depth)
-{
-    if (unlinkat(at, name, 0) == 0 || errno == ENOENT)
-        return 0;
-    if (errno != EISDIR && errno != EPERM)
-        return -1;
-    if (depth > 256) {
-        errno = ELOOP;
-        return -1;
-    }
-    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700)
-        fchmod(fd, st.st_mode | 0700);
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        close(fd);
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (remove_at(dirfd(d), e->d_name, depth + 1) < 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        rc = -1;
-    return rc;
-}
-
-static int remove_tree(const char *path)
-{
-    return remove_at(AT_FDCWD, path, 0);
-}
-
 /* ---- launching ---- */
 
 /* What a launch needs from the state, copied so that mu can be released. */
@@ -366,27 +322,6 @@ static int open_log(const char *dir, const char *name, struct kiln_err *err)
     return fd;
 }
 
-/* The inherited environment with PORT, KILN_INSTANCE_ID and KILN_ROOT replaced. The
- * strings in the result point into environ and into add[]. */
-static char **build_env(char *const add[3])
-{
-    size_t n = 0;
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        n++;
-    char **env = xcalloc(n + 4, sizeof *env);
-    size_t k = 0;
-    for (char **e = environ; e != NULL && *e != NULL; e++) {
-        if (strncmp(*e, "PORT=", 5) == 0 || strncmp(*e, "KILN_INSTANCE_ID=", 17) == 0 ||
-            strncmp(*e, "KILN_ROOT=", 10) == 0)
-            continue;
-        env[k++] = *e;
-    }
-    for (int i = 0; i < 3; i++)
-        env[k++] = add[i];
-    env[k] = NULL;
-    return env;
-}
-
 static int spawn_instance(const struct launch *l, const char *root, int out_fd, int err_fd,
                           pid_t *pid, struct kiln_err *err)
 {
@@ -401,33 +336,13 @@ static int spawn_instance(const struct launch *l, const char *root, int out_fd, 
 
     char *add[3] = {xasprintf("PORT=%d", l->port), xasprintf("KILN_INSTANCE_ID=%s", l->id),
                     xasprintf("KILN_ROOT=%s", root)};
-    char **envp = build_env(add);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    int rc = posix_spawn_file_actions_addchdir_np(&fa, root);
-    rc = rc ? rc : posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
-    /* Our fds are close-on-exec; this also catches any a library opened without. */
-    rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+    const char *const env_add[] = {add[0], add[1], add[2], NULL};
+    char **envp = kiln_env_overlay(env_add);
     /* Its own session (and so process group): a terminal's signals do not reach it,
      * and one kill(-pid) stops it with everything it started. */
-    rc = rc ? rc
-            : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                                  POSIX_SPAWN_SETSIGDEF);
-    rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
-    /* kilnd ignores SIGPIPE and handles SIGTERM; the app must not inherit that. */
-    rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
-    if (rc == 0)
-        rc = posix_spawn(pid, prog, &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    struct kiln_spawn_child how = {
+        .cwd = root, .out_fd = out_fd, .err_fd = err_fd, .new_session = true};
+    int rc = kiln_spawn_child(prog, argv, envp, &how, pid);
     if (rc != 0) {
         if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
             kiln_err_set(err, rc == ENOENT ? KILN_E_NOTFOUND : KILN_E_FAILED,
@@ -487,7 +402,7 @@ out:
     if (err_fd >= 0)
         close(err_fd);
     if (rc < 0)
-        remove_tree(dir);
+        kiln_tree_remove(dir, NULL); /* best effort: the sweep retries */
     free(image);
     free(root);
     free(dir);
@@ -837,7 +752,7 @@ static void sweep(struct cloud *c)
     for (size_t i = 0; i < nr; i++) {
         struct stat st;
         if (lstat(remove[i], &st) == 0)
-            remove_tree(remove[i]);
+            kiln_tree_remove(remove[i], NULL); /* best effort: the sweep retries */
         free(remove[i]);
     }
     for (size_t i = 0; i < n; i++)
@@ -950,7 +865,7 @@ static void *supervisor_main(void *arg)
             cloud_store_save(c, NULL);
             pthread_mutex_unlock(&c->mu);
             for (size_t i = 0; i < nroots; i++) {
-                remove_tree(roots[i]);
+                kiln_tree_remove(roots[i], NULL); /* best effort: the sweep retries */
                 free(roots[i]);
             }
             free(roots);

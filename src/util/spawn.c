@@ -135,11 +135,7 @@ static bool env_key_matches(const char *entry, const char *kv)
     return strncmp(entry, kv, keylen) == 0 && entry[keylen] == '=';
 }
 
-/* The inherited environment with env_add laid over it; the caller frees the
- * array (not the strings, which belong to environ and env_add). Reads environ, so
- * no other thread may call setenv meanwhile: kiln sets its environment before it
- * starts threads. */
-static char **build_env(const char *const *env_add)
+char **kiln_env_overlay(const char *const *env_add)
 {
     size_t n_env = 0, n_add = 0;
     while (environ[n_env] != NULL)
@@ -244,13 +240,9 @@ static int spawn_error(const struct kiln_spawn_opts *opts, int errnum, struct ki
     return -1;
 }
 
-static int start_child(const struct kiln_spawn_opts *opts, int out_w, int err_w, pid_t *pid,
-                       struct kiln_err *err)
+int kiln_spawn_child(const char *prog, char *const argv[], char *const envp[],
+                     const struct kiln_spawn_child *how, pid_t *pid)
 {
-    char *prog = find_program(opts->argv[0]);
-    if (prog == NULL)
-        return spawn_error(opts, errno, err);
-
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, all;
@@ -260,28 +252,47 @@ static int start_child(const struct kiln_spawn_opts *opts, int out_w, int err_w,
     sigfillset(&all);
 
     int rc = 0;
-    if (opts->cwd != NULL)
-        rc = rc ? rc : posix_spawn_file_actions_addchdir_np(&fa, opts->cwd);
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
-    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
+    if (how->cwd != NULL)
+        rc = rc ? rc : posix_spawn_file_actions_addchdir_np(&fa, how->cwd);
+    /* stdout and stderr before stdin: should out_fd be 0 (a caller started with
+     * stdin closed), opening /dev/null first would clobber it. */
+    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, how->out_fd, STDOUT_FILENO);
+    rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, how->err_fd, STDERR_FILENO);
     rc = rc ? rc : posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    /* Our own fds are O_CLOEXEC; this also catches any a library opened without. */
+    /* Our own fds are O_CLOEXEC; this also catches any a library opened without (and
+     * keeps kilnd's lock file out of an nginx that outlives it). */
     rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+    /* Its own process group (or session): one kill(-pid) stops it with everything it
+     * started, and a ^C meant for us does not reach it. */
+    short group = how->new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
     rc = rc ? rc
-            : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                  POSIX_SPAWN_SETSIGDEF);
-    rc = rc ? rc : posix_spawnattr_setpgroup(&attr, 0);
+            : posix_spawnattr_setflags(&attr,
+                                       group | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!how->new_session)
+        rc = rc ? rc : posix_spawnattr_setpgroup(&attr, 0);
     rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &none);
-    /* kiln may ignore SIGPIPE or handle SIGINT; the child should not inherit that. */
+    /* We may ignore SIGPIPE or handle SIGINT and SIGTERM; the child should not inherit
+     * that. */
     rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
 
-    if (rc == 0) {
-        char **envp = build_env(opts->env_add);
-        rc = posix_spawn(pid, prog, &fa, &attr, (char *const *)opts->argv, envp);
-        free(envp);
-    }
+    if (rc == 0)
+        rc = posix_spawn(pid, prog, &fa, &attr, argv, envp != NULL ? envp : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+static int start_child(const struct kiln_spawn_opts *opts, int out_w, int err_w, pid_t *pid,
+                       struct kiln_err *err)
+{
+    char *prog = find_program(opts->argv[0]);
+    if (prog == NULL)
+        return spawn_error(opts, errno, err);
+
+    struct kiln_spawn_child how = {.cwd = opts->cwd, .out_fd = out_w, .err_fd = err_w};
+    char **envp = kiln_env_overlay(opts->env_add);
+    int rc = kiln_spawn_child(prog, (char *const *)opts->argv, envp, &how, pid);
+    free(envp);
     free(prog);
     return rc == 0 ? 0 : spawn_error(opts, rc, err);
 }
