@@ -433,25 +433,11 @@ static void render_default(struct cloud *c, struct cloud_balancer *b, uint64_t g
  * is gone, a zombie, or not nginx. */
 static bool nginx_proc(pid_t pid, pid_t *ppid, pid_t *pgrp)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    struct kiln_proc_stat st;
+    if (kiln_proc_stat_read(pid, &st) < 0 || strcmp(st.comm, "nginx") != 0 || st.state == 'Z')
         return false;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return false;
-    buf[got] = '\0';
-    /* "PID (comm) S PPID PGRP ..." */
-    const char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
-    char state;
-    long pp, pg;
-    if (lp == NULL || rp == NULL || rp - lp != 6 || strncmp(lp, "(nginx)", 7) != 0 ||
-        sscanf(rp + 1, " %c %ld %ld", &state, &pp, &pg) != 3 || state == 'Z')
-        return false;
-    *ppid = (pid_t)pp;
-    *pgrp = (pid_t)pg;
+    *ppid = st.ppid;
+    *pgrp = st.pgrp;
     return true;
 }
 

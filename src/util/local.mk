@@ -10,3 +10,6 @@ libkiln_a_SOURCES += \
 	src/util/fstree.c \
 	src/util/tail.c \
 	src/util/sockio.c
+# The unit tests of util's shared helpers, kept with them.
+check_PROGRAMS += tests/unit/test_proc
+TESTS += tests/unit/test_proc
