@@ -84,18 +84,6 @@ static void wait_until(struct cloud *c, int64_t deadline_us)
     pthread_cond_timedwait(&c->changed, &c->mu, &ts);
 }
 
-static void emit(struct cloud *c, const char *type, const char *cluster, const char *group,
-                 const char *instance, const char *message)
-{
-    struct cloud_event e = {.type = type,
-                            .cluster = cluster,
-                            .group = group,
-                            .instance = instance,
-                            .message = message,
-                            .recovery_ms = -1};
-    cloud_event(c, &e);
-}
-
 /* Appends s as an nginx quoted string. Paths come from the user's KILN_HOME and may hold
  * spaces or quotes; control characters were refused at start (path_ok). */
 static void append_quoted(struct kiln_strbuf *sb, const char *s)
@@ -599,7 +587,7 @@ static int spawn_nginx(struct cloud *c, struct cloud_balancer *b, struct kiln_er
      * nginx.pid fallback (adopt), so a failure here is only worth a note. */
     struct kiln_err e2;
     if (write_master_file(b, &e2) < 0)
-        emit(c, "error", NULL, NULL, NULL, e2.msg);
+        cloud_emit(c, "error", NULL, NULL, NULL, NULL, "%s", e2.msg);
     return 0;
 }
 
@@ -879,7 +867,7 @@ static bool check_nginx(struct cloud *c, struct cloud_balancer *b)
         char msg[160];
         snprintf(msg, sizeof msg, "load balancer nginx (pid %ld) exited (%s); restarting",
                  (long)had, why);
-        emit(c, "error", NULL, NULL, NULL, msg);
+        cloud_emit(c, "error", NULL, NULL, NULL, NULL, "%s", msg);
     }
     return false;
 }
@@ -941,7 +929,7 @@ static void mark_lb_states(struct cloud *c, const struct routed *routed)
         char msg[160];
         snprintf(msg, sizeof msg, "%s is %s in %s", in->id, kiln_lb_state_name(want),
                  g != NULL ? g->cluster : in->group);
-        emit(c, "lb", g != NULL ? g->cluster : NULL, in->group, in->id, msg);
+        cloud_emit(c, "lb", g != NULL ? g->cluster : NULL, in->group, in->id, NULL, "%s", msg);
     }
     if (any)
         cloud_changed(c);
@@ -968,7 +956,7 @@ static void run_pass(struct cloud *c, struct cloud_balancer *b)
         char msg[160];
         snprintf(msg, sizeof msg, "load balancer nginx started (pid %ld) in %" PRId64 " ms",
                  (long)b->pid, took_ms);
-        emit(c, "lb", NULL, NULL, NULL, msg);
+        cloud_emit(c, "lb", NULL, NULL, NULL, NULL, "%s", msg);
     }
 
     pthread_mutex_lock(&c->mu);
@@ -987,7 +975,7 @@ static void run_pass(struct cloud *c, struct cloud_balancer *b)
             c->lb_failed = n;
         /* The same failure again (a retry) is not news; the caller still gets it. */
         if (strcmp(c->lb_error, err.msg) != 0)
-            emit(c, "error", NULL, NULL, NULL, err.msg);
+            cloud_emit(c, "error", NULL, NULL, NULL, NULL, "%s", err.msg);
         snprintf(c->lb_error, sizeof c->lb_error, "%s", err.msg);
         b->retry_at = 0;
         if (b->pid <= 0 && err.code != KILN_E_NOTFOUND) {
@@ -1138,7 +1126,7 @@ int cloud_balancer_shutdown_nginx(struct cloud *c, struct kiln_err *err)
     }
     if (rc == 0) {
         unlink(b->master_file);
-        emit(c, "lb", NULL, NULL, NULL, "load balancer nginx stopped");
+        cloud_emit(c, "lb", NULL, NULL, NULL, NULL, "load balancer nginx stopped");
     }
     balancer_free(b);
     return rc;

@@ -132,14 +132,7 @@ static void kill_one(struct cloud *c, struct cloud_cluster *cl, struct chaos_not
     assert(n->last_mono == 0 || before - n->last_mono >= min_us);
     struct kiln_err err = {0};
     if (cloud_instance_terminate(c, x, "chaos", &err) < 0) {
-        struct cloud_event e = {.type = "error",
-                                .cluster = cl->name,
-                                .group = x->group,
-                                .instance = x->id,
-                                .cause = "chaos",
-                                .message = err.msg,
-                                .recovery_ms = -1};
-        cloud_event(c, &e);
+        cloud_emit(c, "error", cl->name, x->group, x->id, "chaos", "%s", err.msg);
     }
     /* Counted as a kill even if it failed: the minimum holds for attempts too. */
     n->last_mono = kiln_mono_us();

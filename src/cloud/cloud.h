@@ -18,6 +18,7 @@
 #define KILN_CLOUD_CLOUD_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -234,6 +235,14 @@ void cloud_events_close(struct cloud *c);
 /* Records an event: in the ring subscribers read, and appended to events.log. Safe
  * with or without mu held. Returns its sequence number. */
 uint64_t cloud_event(struct cloud *c, const struct cloud_event *e);
+/* cloud_event for the common case: a formatted message (cut at 1 KiB), no recovery
+ * time, no replaced instance. cluster, group, instance and cause may be NULL. */
+void cloud_emit(struct cloud *c, const char *type, const char *cluster, const char *group,
+                const char *instance, const char *cause, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+void cloud_emitv(struct cloud *c, const char *type, const char *cluster, const char *group,
+                 const char *instance, const char *cause, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
 /* Waits until an event after `seq` exists (or timeout_ms passes, or stopping), then
  * copies events after `seq` as JSON lines into *out (malloc'd, caller frees) and
  * returns the last seq copied (== seq when none). */

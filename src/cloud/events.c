@@ -208,3 +208,27 @@ void cloud_events_wake_all(struct cloud *c)
     pthread_cond_broadcast(&ev->cond);
     pthread_mutex_unlock(&ev->mu);
 }
+
+void cloud_emitv(struct cloud *c, const char *type, const char *cluster, const char *group,
+                 const char *instance, const char *cause, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    struct cloud_event e = {.type = type,
+                            .cluster = cluster,
+                            .group = group,
+                            .instance = instance,
+                            .cause = cause,
+                            .message = msg,
+                            .recovery_ms = -1};
+    cloud_event(c, &e);
+}
+
+void cloud_emit(struct cloud *c, const char *type, const char *cluster, const char *group,
+                const char *instance, const char *cause, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cloud_emitv(c, type, cluster, group, instance, cause, fmt, ap);
+    va_end(ap);
+}

@@ -181,25 +181,18 @@ static void cluster_of_group(const char *group, char *out, size_t size)
         snprintf(out, size, "%s", "");
 }
 
+/* An event about an instance of group: its cluster is the group's. */
 static void emit(struct cloud *c, const char *type, const char *group, const char *instance,
                  const char *cause, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static void emit(struct cloud *c, const char *type, const char *group, const char *instance,
                  const char *cause, const char *fmt, ...)
 {
-    char msg[1024], cluster[KILN_CLUSTER_SIZE];
+    char cluster[KILN_CLUSTER_SIZE];
+    cluster_of_group(group, cluster, sizeof cluster);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cloud_emitv(c, type, cluster[0] ? cluster : NULL, group, instance, cause, fmt, ap);
     va_end(ap);
-    cluster_of_group(group, cluster, sizeof cluster);
-    struct cloud_event e = {.type = type,
-                            .cluster = cluster[0] ? cluster : NULL,
-                            .group = group,
-                            .instance = instance,
-                            .cause = cause,
-                            .message = msg,
-                            .recovery_ms = -1};
-    cloud_event(c, &e);
 }
 
 static char *instance_dir(const struct cloud *c, const char *id)

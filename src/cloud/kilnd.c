@@ -290,8 +290,7 @@ int main(int argc, char **argv)
     } else {
         logf_("serving %s (protocol %d, load balancer on 127.0.0.1:%d)", paths.socket,
               KILND_PROTOCOL_VERSION, cfg.local.lb_port);
-        struct cloud_event e = {.type = "kilnd", .message = "kilnd started", .recovery_ms = -1};
-        cloud_event(&c, &e);
+        cloud_emit(&c, "kilnd", NULL, NULL, NULL, NULL, "kilnd started");
         report_ready(&ready_fd, "OK");
         serve(&c, listen_fd);
         logf_("stopping%s", stop_all ? " with its instances and nginx" : "");

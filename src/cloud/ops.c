@@ -74,28 +74,6 @@ static int save(struct cloud *c, struct kiln_err *err)
     return 0;
 }
 
-static void event(struct cloud *c, const char *type, const char *cluster, const char *group,
-                  const char *instance, const char *cause, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-
-static void event(struct cloud *c, const char *type, const char *cluster, const char *group,
-                  const char *instance, const char *cause, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    struct cloud_event e = {.type = type,
-                            .cluster = cluster,
-                            .group = group,
-                            .instance = instance,
-                            .cause = cause,
-                            .message = msg,
-                            .recovery_ms = -1};
-    cloud_event(c, &e);
-}
-
 static struct cloud_group *find_group_arg(struct cloud *c, const cJSON *args, struct kiln_err *err)
 {
     const char *name = arg_str(args, "name", true, KILN_GROUP_MAX, err);
@@ -265,8 +243,8 @@ static int op_create_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
     int rc = save(c, err);
     pthread_mutex_unlock(&c->mu);
     if (rc == 0 && !existed)
-        event(c, "create-app", x->name, NULL, NULL, NULL, "created %s (http://%s:%d/)", x->name,
-              dns, c->config.local.lb_port);
+        cloud_emit(c, "create-app", x->name, NULL, NULL, NULL, "created %s (http://%s:%d/)",
+                   x->name, dns, c->config.local.lb_port);
     return rc;
 }
 
@@ -282,7 +260,7 @@ static void destroy_group_locked(struct cloud *c, struct cloud_group *g, const c
     snprintf(cluster, sizeof cluster, "%s", g->cluster);
     cloud_remove_group(c, g);
     cloud_changed(c);
-    event(c, "destroy", cluster, name, NULL, cause, "destroyed %s", name);
+    cloud_emit(c, "destroy", cluster, name, NULL, cause, "destroyed %s", name);
 }
 
 static int op_delete_app(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_err *err)
@@ -327,7 +305,7 @@ static int op_delete_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
     pthread_mutex_unlock(&c->mu);
     cJSON_AddNumberToObject(res, "groups_destroyed", (double)n_groups);
     if (rc == 0)
-        event(c, "delete-app", name, NULL, NULL, NULL, "deleted %s", name);
+        cloud_emit(c, "delete-app", name, NULL, NULL, NULL, "deleted %s", name);
     return rc;
 }
 
@@ -456,9 +434,9 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
         cJSON_AddItemToObject(res, "group", group_json(g));
         rc = save(c, err);
         if (rc == 0)
-            event(c, "create-group", cl->name, name, NULL, NULL,
-                  "created %s from %s (%d instance%s, disabled)", name, image, desired,
-                  desired == 1 ? "" : "s");
+            cloud_emit(c, "create-group", cl->name, name, NULL, NULL,
+                       "created %s from %s (%d instance%s, disabled)", name, image, desired,
+                       desired == 1 ? "" : "s");
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
@@ -479,8 +457,8 @@ static int op_group_resize(struct cloud *c, const cJSON *args, cJSON *res, struc
             cJSON_AddItemToObject(res, "group", group_json(g));
             rc = save(c, err);
             if (rc == 0)
-                event(c, "resize", g->cluster, g->name, NULL, NULL,
-                      "resized %s to min %d, desired %d, max %d", g->name, min, desired, max);
+                cloud_emit(c, "resize", g->cluster, g->name, NULL, NULL,
+                           "resized %s to min %d, desired %d, max %d", g->name, min, desired, max);
         }
     }
     pthread_mutex_unlock(&c->mu);
@@ -521,10 +499,10 @@ static int set_enabled(struct cloud *c, const cJSON *args, cJSON *res, bool enab
     pthread_mutex_unlock(&c->mu);
     cJSON_AddBoolToObject(res, "changed", was != enable);
     if (rc == 0 && was != enable)
-        event(c, enable ? "enable" : "disable", cluster, name, NULL, NULL,
-              enable ? "enabled %s: attached to the load balancer"
-                     : "disabled %s: detached from the load balancer",
-              name);
+        cloud_emit(c, enable ? "enable" : "disable", cluster, name, NULL, NULL,
+                   enable ? "enabled %s: attached to the load balancer"
+                          : "disabled %s: detached from the load balancer",
+                   name);
     return rc;
 }
 
@@ -699,9 +677,9 @@ static int op_lock(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_e
         if (strcmp(c->locks.v[i]->cluster, cluster) == 0)
             held = c->locks.v[i];
     if (held != NULL && lock_stale(held)) {
-        event(c, "lock", cluster, NULL, NULL, NULL,
-              "released a stale lock on %s held by job %llu (%s@%s, process gone)", cluster,
-              (unsigned long long)held->job, held->user, held->host);
+        cloud_emit(c, "lock", cluster, NULL, NULL, NULL,
+                   "released a stale lock on %s held by job %llu (%s@%s, process gone)", cluster,
+                   (unsigned long long)held->job, held->user, held->host);
         for (size_t i = 0; i < c->locks.n; i++)
             if (c->locks.v[i] == held) {
                 free(held);
@@ -813,10 +791,10 @@ static int op_chaos(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_
             cJSON_AddNumberToObject(res, "mean_ms", (double)mean);
             cJSON_AddNumberToObject(res, "min_ms", (double)min);
             if (rc == 0 && was != x->chaos_enabled)
-                event(c, "chaos", x->name, NULL, NULL, NULL,
-                      x->chaos_enabled ? "chaos enabled on %s: a kill every %llds on average"
-                                       : "chaos disabled on %s",
-                      x->name, (long long)(mean / 1000));
+                cloud_emit(c, "chaos", x->name, NULL, NULL, NULL,
+                           x->chaos_enabled ? "chaos enabled on %s: a kill every %llds on average"
+                                            : "chaos disabled on %s",
+                           x->name, (long long)(mean / 1000));
         }
     }
     pthread_mutex_unlock(&c->mu);

@@ -86,26 +86,6 @@ struct cloud_reconciler {
     char save_error[KILN_ERR_MSG_MAX]; /* the last save failure reported */
 };
 
-static void emit(struct cloud *c, const char *type, const char *cluster, const char *group,
-                 const char *instance, int64_t recovery_ms, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static void emit(struct cloud *c, const char *type, const char *cluster, const char *group,
-                 const char *instance, int64_t recovery_ms, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    struct cloud_event e = {.type = type,
-                            .cluster = cluster,
-                            .group = group,
-                            .instance = instance,
-                            .message = msg,
-                            .recovery_ms = recovery_ms};
-    cloud_event(c, &e);
-}
-
 /* A replacement is healthy: the event names what it replaced and why that went, so
  * the Events view can pair each termination with its recovery. */
 static void emit_recovered(struct cloud *c, const char *cluster, const struct cloud_instance *x,
@@ -269,9 +249,9 @@ static void start_launch(struct cloud *c, struct cloud_reconciler *r, const stru
     int rc = pthread_create(&j->thread, NULL, launch_main, j);
     if (rc != 0) {
         free(j);
-        emit(c, "error", g->cluster, g->name, NULL, -1,
-             "cannot start a thread to launch an instance of %s: %s; will retry", g->name,
-             strerror(rc));
+        cloud_emit(c, "error", g->cluster, g->name, NULL, NULL,
+                   "cannot start a thread to launch an instance of %s: %s; will retry", g->name,
+                   strerror(rc));
         return;
     }
     if (r->n_jobs == r->cap_jobs) {
@@ -333,10 +313,10 @@ static void note_instances(struct cloud *c, struct cloud_reconciler *r, int64_t 
                 if (n->streak >= 3 && !n->reported) {
                     n->reported = true;
                     struct cloud_group *g = cloud_find_group(c, x->group);
-                    emit(c, "error", g != NULL ? g->cluster : NULL, x->group, x->id, -1,
-                         "instances of %s keep exiting right after they start (%d in a row); "
-                         "see instances/%s/stderr.log; kilnd retries less and less often",
-                         x->group, n->streak, x->id);
+                    cloud_emit(c, "error", g != NULL ? g->cluster : NULL, x->group, x->id, NULL,
+                               "instances of %s keep exiting right after they start (%d in a row); "
+                               "see instances/%s/stderr.log; kilnd retries less and less often",
+                               x->group, n->streak, x->id);
                 }
             }
         }
@@ -439,7 +419,7 @@ static void save(struct cloud *c, struct cloud_reconciler *r)
     /* Report a failure once, not every pass; it is retried while the state is dirty. */
     if (strcmp(err.msg, r->save_error) != 0) {
         snprintf(r->save_error, sizeof r->save_error, "%s", err.msg);
-        emit(c, "error", NULL, NULL, NULL, -1, "cannot save the state: %s", err.msg);
+        cloud_emit(c, "error", NULL, NULL, NULL, NULL, "cannot save the state: %s", err.msg);
     }
 }
 
