@@ -99,7 +99,7 @@ struct kiln_group {
     const char *package; /* NVR */
     int min_size, max_size, desired;
     int64_t created_us;
-    unsigned suspended; /* suspended processes (enum kiln_process bits, provider.h) */
+    unsigned suspended; /* suspended processes (enum kiln_process bits, group_process.h) */
 
     /* set by the snapshot: */
     const char *name; /* app-env-vNNN, from the env and version */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "kiln/err.h"
+#include "kiln/group_process.h"
 #include "kiln/model.h"
 
 struct kiln_ctx;
@@ -48,15 +49,6 @@ struct kiln_lock_owner {
 struct kiln_chaos_spec {
     int enable;              /* 1 on, 0 off, -1 unchanged */
     int64_t mean_ms, min_ms; /* 0 = unchanged */
-};
-
-/* The ASG processes (their AWS names) as bits, for suspend/resume. */
-enum kiln_process {
-    KILN_PROC_LAUNCH = 1 << 0,
-    KILN_PROC_TERMINATE = 1 << 1,
-    KILN_PROC_HEALTHCHECK = 1 << 2,
-    KILN_PROC_REPLACE_UNHEALTHY = 1 << 3,
-    KILN_PROC_ADD_TO_LB = 1 << 4,
 };
 
 /* One event of the cloud: a launch, a termination (with its cause), a health flip, a

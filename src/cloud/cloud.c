@@ -13,32 +13,6 @@
 /* Terminated instances stay this long so the Events view can show their fate. */
 #define TERMINATED_RETENTION_US (15LL * 60 * 1000000)
 
-static const char *const process_names[] = {"Launch", "Terminate", "HealthCheck",
-                                            "ReplaceUnhealthy", "AddToLoadBalancer"};
-
-const char *cloud_process_name(enum cloud_process p)
-{
-    for (size_t i = 0; i < sizeof process_names / sizeof process_names[0]; i++)
-        if ((unsigned)p == 1u << i)
-            return process_names[i];
-    return "unknown";
-}
-
-int cloud_process_parse(const char *s, enum cloud_process *out, struct kiln_err *err)
-{
-    for (size_t i = 0; i < sizeof process_names / sizeof process_names[0]; i++) {
-        if (s != NULL && strcmp(s, process_names[i]) == 0) {
-            *out = (enum cloud_process)(1u << i);
-            return 0;
-        }
-    }
-    char q[KILN_QUOTE_SIZE];
-    return kiln_err_set(err, KILN_E_INVALID,
-                        "unknown process %s: expected Launch, Terminate, HealthCheck, "
-                        "ReplaceUnhealthy or AddToLoadBalancer",
-                        kiln_name_quote(s, q, sizeof q));
-}
-
 int cloud_init(struct cloud *c, const struct kiln_paths *paths, const struct kiln_config *cfg,
                struct kiln_err *err)
 {
@@ -162,7 +136,7 @@ size_t cloud_group_live_instances(struct cloud *c, const char *name, struct clou
 
 bool cloud_group_enabled(const struct cloud_group *g)
 {
-    return (g->suspended & CLOUD_PROC_ADD_TO_LB) == 0;
+    return (g->suspended & KILN_PROC_ADD_TO_LB) == 0;
 }
 
 #define ARRAY_PUSH(arr, x)                                                                         \

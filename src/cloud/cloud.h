@@ -28,6 +28,7 @@
 #include "kiln/err.h"
 #include "kiln/model.h"
 #include "kiln/names.h"
+#include "kiln/group_process.h"
 #include "kiln/kilnd_proto.h"
 #include "kiln/paths.h"
 
@@ -35,20 +36,6 @@
 #define CLOUD_NVR_MAX        256
 #define CLOUD_DETAIL_MAX     256
 #define CLOUD_START_ARGS_MAX 16
-
-/* The ASG processes a group can suspend (AWS Auto Scaling's meaning). */
-enum cloud_process {
-    CLOUD_PROC_LAUNCH = 1 << 0,            /* no new instances: scale-out and replacement stop */
-    CLOUD_PROC_TERMINATE = 1 << 1,         /* no scale-in */
-    CLOUD_PROC_HEALTHCHECK = 1 << 2,       /* health is not probed (stays as it was) */
-    CLOUD_PROC_REPLACE_UNHEALTHY = 1 << 3, /* unhealthy instances are kept */
-    CLOUD_PROC_ADD_TO_LB = 1 << 4,         /* suspended <=> the group is disabled */
-};
-#define CLOUD_PROC_ALL 0x1f
-
-/* "Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AddToLoadBalancer". */
-const char *cloud_process_name(enum cloud_process p);
-int cloud_process_parse(const char *s, enum cloud_process *out, struct kiln_err *err);
 
 /* A cluster: app + env, its health check and its place behind the load balancer. */
 struct cloud_cluster {
@@ -75,7 +62,7 @@ struct cloud_group {
     int version;
     char image[CLOUD_ID_MAX];
     int min_size, max_size, desired;
-    unsigned suspended; /* enum cloud_process bits; a new group has CLOUD_PROC_ADD_TO_LB */
+    unsigned suspended; /* enum kiln_process bits; a new group has KILN_PROC_ADD_TO_LB */
     int64_t created_us;
 };
 

@@ -219,7 +219,7 @@ static size_t collect_due(struct cloud *c, int64_t now, struct probe ***out, int
             in->next_probe_us == PROBE_IN_FLIGHT)
             continue;
         struct cloud_group *g = cloud_find_group(c, in->group);
-        if (g == NULL || (g->suspended & CLOUD_PROC_HEALTHCHECK) != 0)
+        if (g == NULL || (g->suspended & KILN_PROC_HEALTHCHECK) != 0)
             continue;
         struct cloud_cluster *cl = cloud_group_cluster(c, g);
         if (cl == NULL)
@@ -274,7 +274,7 @@ static void apply_result(struct cloud *c, const struct probe *p)
         return;
     struct cloud_group *g = cloud_find_group(c, in->group);
     struct cloud_cluster *cl = g != NULL ? cloud_group_cluster(c, g) : NULL;
-    if (g == NULL || cl == NULL || (g->suspended & CLOUD_PROC_HEALTHCHECK) != 0)
+    if (g == NULL || cl == NULL || (g->suspended & KILN_PROC_HEALTHCHECK) != 0)
         return; /* suspended while in flight: health stays as it was */
 
     snprintf(in->health_detail, sizeof in->health_detail, "%s", p->detail);

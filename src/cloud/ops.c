@@ -427,7 +427,7 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
         g->max_size = max;
         g->desired = desired;
         /* Born disabled: a new group takes no traffic until it is enabled. */
-        g->suspended = CLOUD_PROC_ADD_TO_LB;
+        g->suspended = KILN_PROC_ADD_TO_LB;
         g->created_us = kiln_now_us();
         cloud_add_group(c, g);
         cloud_changed(c);
@@ -480,9 +480,9 @@ static int set_enabled(struct cloud *c, const cJSON *args, cJSON *res, bool enab
     snprintf(cluster, sizeof cluster, "%s", g->cluster);
     bool was = cloud_group_enabled(g);
     if (enable)
-        g->suspended &= ~(unsigned)CLOUD_PROC_ADD_TO_LB;
+        g->suspended &= ~(unsigned)KILN_PROC_ADD_TO_LB;
     else
-        g->suspended |= CLOUD_PROC_ADD_TO_LB;
+        g->suspended |= KILN_PROC_ADD_TO_LB;
     cloud_changed(c);
     uint64_t n = cloud_balancer_request(c);
     int rc = save(c, err);
@@ -538,7 +538,7 @@ static int read_processes(const cJSON *args, unsigned *out, struct kiln_err *err
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(args, "processes");
     if (a == NULL) {
-        *out = CLOUD_PROC_ALL;
+        *out = KILN_PROC_ALL;
         return 0;
     }
     if (!cJSON_IsArray(a))
@@ -547,11 +547,11 @@ static int read_processes(const cJSON *args, unsigned *out, struct kiln_err *err
     const cJSON *p;
     cJSON_ArrayForEach(p, a)
     {
-        enum cloud_process proc;
+        enum kiln_process proc;
         if (!cJSON_IsString(p))
             return kiln_err_set(err, KILN_E_INVALID,
                                 "argument \"processes\" must be an array of process names");
-        if (cloud_process_parse(p->valuestring, &proc, err) < 0)
+        if (kiln_process_parse(p->valuestring, &proc, err) < 0)
             return -1;
         bits |= proc;
     }
@@ -577,7 +577,7 @@ static int set_suspended(struct cloud *c, const cJSON *args, cJSON *res, bool su
         g->suspended &= ~bits;
     cloud_changed(c);
     uint64_t n = 0;
-    if (bits & CLOUD_PROC_ADD_TO_LB)
+    if (bits & KILN_PROC_ADD_TO_LB)
         n = cloud_balancer_request(c);
     cJSON_AddItemToObject(res, "group", group_json(g));
     int rc = save(c, err);

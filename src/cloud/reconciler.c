@@ -168,7 +168,7 @@ static void *launch_main(void *arg)
     j->started = true;
     struct cloud_group *g = cloud_find_group(c, j->group);
     /* Still needed? The group may have been resized, suspended or destroyed since. */
-    bool needed = g != NULL && !c->stopping && !r->quit && !(g->suspended & CLOUD_PROC_LAUNCH) &&
+    bool needed = g != NULL && !c->stopping && !r->quit && !(g->suspended & KILN_PROC_LAUNCH) &&
                   count_live(c, g->name) + count_waiting_jobs(r, g->name) < (size_t)g->desired;
     if (needed) {
         struct kiln_err err = {0};
@@ -327,7 +327,7 @@ static void reconcile_group(struct cloud *c, struct cloud_reconciler *r, struct 
                             int64_t now_us, int64_t mono)
 {
     /* Unhealthy instances go first, so their replacements are launched below. */
-    if (!(g->suspended & CLOUD_PROC_REPLACE_UNHEALTHY)) {
+    if (!(g->suspended & KILN_PROC_REPLACE_UNHEALTHY)) {
         for (size_t i = 0; i < c->instances.n; i++) {
             struct cloud_instance *x = c->instances.v[i];
             if (x->state == KILN_INSTANCE_RUNNING && x->health == KILN_HEALTH_UNHEALTHY &&
@@ -338,7 +338,7 @@ static void reconcile_group(struct cloud *c, struct cloud_reconciler *r, struct 
 
     size_t have = count_live(c, g->name) + count_waiting_jobs(r, g->name);
     size_t want = g->desired > 0 ? (size_t)g->desired : 0;
-    if (have < want && !(g->suspended & CLOUD_PROC_LAUNCH)) {
+    if (have < want && !(g->suspended & KILN_PROC_LAUNCH)) {
         struct group_note *n = note_get(r, g->name);
         if (mono >= n->hold_until) {
             if (n->streak >= 2) {
@@ -350,7 +350,7 @@ static void reconcile_group(struct cloud *c, struct cloud_reconciler *r, struct 
                     start_launch(c, r, g, now_us);
             }
         }
-    } else if (have > want && !(g->suspended & CLOUD_PROC_TERMINATE)) {
+    } else if (have > want && !(g->suspended & KILN_PROC_TERMINATE)) {
         /* Launches not started yet give up by themselves (they check again); the
          * newest instances go, as the most recent are the least proven. */
         size_t extra = count_live(c, g->name);

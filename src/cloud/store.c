@@ -62,9 +62,9 @@ static cJSON *group_to_json(const struct cloud_group *x)
     cJSON_AddNumberToObject(o, "max", x->max_size);
     cJSON_AddNumberToObject(o, "desired", x->desired);
     cJSON *s = cJSON_AddArrayToObject(o, "suspended");
-    for (unsigned bit = 1; bit <= CLOUD_PROC_ADD_TO_LB; bit <<= 1)
+    for (unsigned bit = 1; bit <= KILN_PROC_ADD_TO_LB; bit <<= 1)
         if (x->suspended & bit)
-            cJSON_AddItemToArray(s, cJSON_CreateString(cloud_process_name(bit)));
+            cJSON_AddItemToArray(s, cJSON_CreateString(kiln_process_name(bit)));
     cJSON_AddBoolToObject(o, "enabled", cloud_group_enabled(x));
     cJSON_AddNumberToObject(o, "created_us", (double)x->created_us);
     return o;
@@ -300,8 +300,8 @@ static int read_group(struct reader *r, const cJSON *o, struct cloud_group *x)
     const cJSON *p;
     cJSON_ArrayForEach(p, s)
     {
-        enum cloud_process proc;
-        if (!cJSON_IsString(p) || cloud_process_parse(p->valuestring, &proc, NULL) < 0)
+        enum kiln_process proc;
+        if (!cJSON_IsString(p) || kiln_process_parse(p->valuestring, &proc, NULL) < 0)
             return bad(r, "suspended", "names an unknown process");
         x->suspended |= proc;
     }

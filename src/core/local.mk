@@ -12,7 +12,8 @@ libkiln_a_SOURCES += \
 	src/core/history.c \
 	src/core/manifest.c \
 	src/core/context.c \
-	src/core/chaos_gap.c
+	src/core/chaos_gap.c \
+	src/core/group_process.c
 # The unit tests of core's shared helpers, kept with them.
 check_PROGRAMS += tests/unit/test_chaos_gap
 TESTS += tests/unit/test_chaos_gap

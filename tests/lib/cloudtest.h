@@ -208,7 +208,7 @@ CT_UNUSED static struct cloud_group *ct_add_group(struct cloud *c, const char *c
     snprintf(g->cluster, sizeof g->cluster, "%s", cluster);
     g->version = version;
     g->min_size = g->max_size = g->desired = 1;
-    g->suspended = enabled ? 0 : CLOUD_PROC_ADD_TO_LB;
+    g->suspended = enabled ? 0 : KILN_PROC_ADD_TO_LB;
     g->created_us = kiln_now_us();
     cloud_add_group(c, g);
     return g;

@@ -47,9 +47,9 @@ static void set_enabled(struct cloud *c, struct cloud_group *g, bool on)
 {
     pthread_mutex_lock(&c->mu);
     if (on)
-        g->suspended &= ~(unsigned)CLOUD_PROC_ADD_TO_LB;
+        g->suspended &= ~(unsigned)KILN_PROC_ADD_TO_LB;
     else
-        g->suspended |= CLOUD_PROC_ADD_TO_LB;
+        g->suspended |= KILN_PROC_ADD_TO_LB;
     pthread_mutex_unlock(&c->mu);
 }
 

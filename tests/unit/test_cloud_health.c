@@ -57,7 +57,7 @@ int main(void)
     struct cloud_group *g = ct_add_group(&cl, "hello-world-test", 0, false);
     struct cloud_group *gen = ct_add_group(&cl, "hello-world-test", 1, true);
     struct cloud_group *gsus = ct_add_group(&cl, "hello-world-test", 2, false);
-    gsus->suspended |= CLOUD_PROC_HEALTHCHECK;
+    gsus->suspended |= KILN_PROC_HEALTHCHECK;
     ct_add_cluster(&cl, "slow", "test", 500, 300, 2, 2);
     struct cloud_group *gslow = ct_add_group(&cl, "slow-test", 0, false);
     struct cloud_cluster *nopath = ct_add_cluster(&cl, "nopath", "test", 500, 1000, 2, 2);

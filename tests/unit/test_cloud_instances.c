@@ -192,7 +192,7 @@ static struct cloud_group *add_group(struct cloud *c, const char *app, const cha
     g->version = 1;
     snprintf(g->image, sizeof g->image, "%s", image);
     g->max_size = 10;
-    g->suspended = CLOUD_PROC_ADD_TO_LB;
+    g->suspended = KILN_PROC_ADD_TO_LB;
     cloud_add_group(c, g);
     return g;
 }

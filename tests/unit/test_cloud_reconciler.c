@@ -125,7 +125,7 @@ static void setup_state(struct cloud *c)
         g->version = 1;
         snprintf(g->image, sizeof g->image, IMAGE);
         g->max_size = 10;
-        g->suspended = i == 0 ? 0 : CLOUD_PROC_ADD_TO_LB; /* hello-world enabled */
+        g->suspended = i == 0 ? 0 : KILN_PROC_ADD_TO_LB; /* hello-world enabled */
         cloud_add_group(c, g);
     }
 }
@@ -344,13 +344,13 @@ static void test_scale_in(void)
         }
     pthread_mutex_unlock(&C.mu);
 
-    set_group(HW, 1, CLOUD_PROC_TERMINATE, 0);
+    set_group(HW, 1, KILN_PROC_TERMINATE, 0);
     kiln_sleep_ms(1000);
     pthread_mutex_lock(&C.mu);
     is_int(count(HW).live, 3, "Terminate suspended: no scale-in");
     pthread_mutex_unlock(&C.mu);
 
-    set_group(HW, -1, 0, CLOUD_PROC_TERMINATE);
+    set_group(HW, -1, 0, KILN_PROC_TERMINATE);
     want_n = 1;
     int64_t ms = wait_for(n_running, HW, 3000);
     ok(ms >= 0, "Terminate resumed, desired 1: scaled in (%lld ms)", (long long)ms);
@@ -371,12 +371,12 @@ static void test_scale_in(void)
 
 static void test_launch_suspended(void)
 {
-    set_group(HW, 2, CLOUD_PROC_LAUNCH, 0);
+    set_group(HW, 2, KILN_PROC_LAUNCH, 0);
     kiln_sleep_ms(1000);
     pthread_mutex_lock(&C.mu);
     is_int(count(HW).live, 1, "Launch suspended: desired 2 launches nothing");
     pthread_mutex_unlock(&C.mu);
-    set_group(HW, -1, 0, CLOUD_PROC_LAUNCH);
+    set_group(HW, -1, 0, KILN_PROC_LAUNCH);
     want_n = 2;
     ok(wait_for(n_in_service, HW, 4000) >= 0, "Launch resumed: 2 healthy in service");
 }
@@ -384,7 +384,7 @@ static void test_launch_suspended(void)
 /* Stops one instance's process (SIGSTOP): its probes time out and it turns unhealthy. */
 static void test_unhealthy(void)
 {
-    set_group(HW, -1, CLOUD_PROC_REPLACE_UNHEALTHY, 0);
+    set_group(HW, -1, KILN_PROC_REPLACE_UNHEALTHY, 0);
     pthread_mutex_lock(&C.mu);
     struct cloud_instance *x = NULL;
     for (size_t i = 0; i < C.instances.n && x == NULL; i++)
@@ -414,7 +414,7 @@ static void test_unhealthy(void)
     is_int(count(HW).live, 2, "and nothing is launched for it");
     pthread_mutex_unlock(&C.mu);
 
-    set_group(HW, -1, 0, CLOUD_PROC_REPLACE_UNHEALTHY);
+    set_group(HW, -1, 0, KILN_PROC_REPLACE_UNHEALTHY);
     want_n = 2;
     int64_t t0 = kiln_mono_us();
     int64_t ms = wait_for(n_in_service, HW, 6000);
@@ -564,7 +564,7 @@ static void test_chaos_no_victims(void)
     cl->chaos_min_ms = 100;
     cloud_changed(&C);
     struct cloud_group *g = cloud_find_group(&C, HW);
-    g->suspended |= CLOUD_PROC_ADD_TO_LB; /* hello-world disabled too, with chaos off */
+    g->suspended |= KILN_PROC_ADD_TO_LB; /* hello-world disabled too, with chaos off */
     int64_t since = kiln_now_us();
     pthread_mutex_unlock(&C.mu);
     kiln_sleep_ms(1000);
@@ -579,7 +579,7 @@ static void test_chaos_no_victims(void)
     is_int(kills, 0, "no kills without a running instance in an enabled group");
     pthread_mutex_lock(&C.mu);
     cl->chaos_enabled = false;
-    g->suspended &= ~(unsigned)CLOUD_PROC_ADD_TO_LB;
+    g->suspended &= ~(unsigned)KILN_PROC_ADD_TO_LB;
     cloud_changed(&C);
     pthread_mutex_unlock(&C.mu);
 }

@@ -158,15 +158,14 @@ static const char *image_package(const cJSON *state, const char *image)
 
 static unsigned suspended_bits(const cJSON *g)
 {
-    static const char *const names[] = {"Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy",
-                                        "AddToLoadBalancer"};
     unsigned bits = 0;
     const cJSON *s;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(
-                              g, "suspended")) for (unsigned i = 0; i < 5;
-                                                    i++) if (cJSON_IsString(s) &&
-                                                             strcmp(s->valuestring, names[i]) == 0)
-        bits |= 1u << i;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(g, "suspended"))
+    {
+        enum kiln_process p;
+        if (cJSON_IsString(s) && kiln_process_parse(s->valuestring, &p, NULL) == 0)
+            bits |= p;
+    }
     return bits;
 }
 
@@ -384,14 +383,12 @@ static int local_group_destroy(struct kiln_provider *p, const char *name, struct
 static int local_group_suspend(struct kiln_provider *p, const char *name, unsigned processes,
                                bool suspend, struct kiln_err *err)
 {
-    static const char *const names[] = {"Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy",
-                                        "AddToLoadBalancer"};
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "name", name);
     cJSON *procs = cJSON_AddArrayToObject(a, "processes");
-    for (unsigned i = 0; i < 5; i++)
-        if (processes & (1u << i))
-            cJSON_AddItemToArray(procs, cJSON_CreateString(names[i]));
+    for (unsigned bit = 1; bit <= KILN_PROC_ADD_TO_LB; bit <<= 1)
+        if (processes & bit)
+            cJSON_AddItemToArray(procs, cJSON_CreateString(kiln_process_name(bit)));
     return call(p, suspend ? KILND_OP_GROUP_SUSPEND : KILND_OP_GROUP_RESUME, a, NULL, err);
 }
 
