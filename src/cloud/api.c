@@ -5,6 +5,7 @@
 #include "cloud/api.h"
 #include "cloud/cloud.h"
 
+#include "kiln/json.h"
 #include "kiln/sockio.h"
 #include "kiln/strbuf.h"
 #include "kiln/xalloc.h"
@@ -112,9 +113,10 @@ static void serve_subscription(struct cloud *c, int fd, double id, const cJSON *
 {
     const cJSON *since = cJSON_GetObjectItemCaseSensitive(args, "since");
     /* In range before converting: (uint64_t)1e300 is undefined. */
-    uint64_t seq = cJSON_IsNumber(since) && since->valuedouble > 0 && since->valuedouble < 0x1p64
-                       ? (uint64_t)since->valuedouble
-                       : cloud_events_last(c);
+    uint64_t seq =
+        cJSON_IsNumber(since) && kiln_fits_u64(since->valuedouble) && since->valuedouble > 0
+            ? (uint64_t)since->valuedouble
+            : cloud_events_last(c);
     cJSON *ok = cJSON_CreateObject();
     cJSON_AddNumberToObject(ok, "v", KILND_PROTOCOL_VERSION);
     cJSON_AddNumberToObject(ok, "id", id);

@@ -3,6 +3,7 @@
  * `kiln events --follow`) and appended to events.log so the story survives restarts. */
 #include "cloud/cloud.h"
 
+#include "kiln/json.h"
 #include "kiln/strbuf.h"
 #include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
@@ -51,7 +52,7 @@ static uint64_t last_seq_in_log(int fd)
             *nl = '\0';
             cJSON *o = cJSON_Parse(line);
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "seq");
-            if (cJSON_IsNumber(s) && s->valuedouble > (double)seq && s->valuedouble < 0x1p64)
+            if (cJSON_IsNumber(s) && kiln_fits_u64(s->valuedouble) && s->valuedouble > (double)seq)
                 seq = (uint64_t)s->valuedouble; /* a damaged line's 1e300 would not convert */
             cJSON_Delete(o);
         }

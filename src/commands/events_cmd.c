@@ -2,6 +2,7 @@
 #include "commands/commands.h"
 #include "kiln/atomic_file.h"
 #include "kiln/context.h"
+#include "kiln/json.h"
 #include "kiln/names.h"
 #include "kiln/provider.h"
 #include "kiln/timeutil.h"
@@ -67,11 +68,11 @@ static int print_recorded(struct kiln_ctx *ctx, uint64_t *last, struct kiln_err 
             const cJSON *seq = cJSON_GetObjectItem(o, "seq");
             memset(&e, 0, sizeof e);
             /* Numbers out of range (or NAN for a missing one) would not convert. */
-            e.seq = cJSON_IsNumber(seq) && seq->valuedouble >= 0 && seq->valuedouble < 0x1p64
+            e.seq = cJSON_IsNumber(seq) && kiln_fits_u64(seq->valuedouble)
                         ? (uint64_t)seq->valuedouble
                         : 0;
             double t = cJSON_GetNumberValue(cJSON_GetObjectItem(o, "time_us"));
-            e.time_us = t >= -0x1p63 && t < 0x1p63 ? (int64_t)t : 0;
+            e.time_us = kiln_i64_or(t, 0);
 #define F(field)                                                                                   \
     do {                                                                                           \
         const cJSON *v_ = cJSON_GetObjectItem(o, #field);                                          \
@@ -87,10 +88,7 @@ static int print_recorded(struct kiln_ctx *ctx, uint64_t *last, struct kiln_err 
             F(replaces);
 #undef F
             const cJSON *r = cJSON_GetObjectItem(o, "recovery_ms");
-            e.recovery_ms =
-                cJSON_IsNumber(r) && r->valuedouble >= -0x1p63 && r->valuedouble < 0x1p63
-                    ? (int64_t)r->valuedouble
-                    : -1;
+            e.recovery_ms = kiln_json_i64(r, -1);
             if (e.seq > 0) {
                 print_event(ctx, &e);
                 *last = e.seq;

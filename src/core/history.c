@@ -11,6 +11,7 @@
  * starts on a fresh line so a torn tail never swallows a good entry.
  */
 #include "kiln/history.h"
+#include "kiln/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -163,12 +164,12 @@ static bool parse_entry(const cJSON *o, struct kiln_history_entry *e)
     /* A number out of the type's range is a damaged line (converting it would be
      * undefined behaviour), like any other bad value. */
     if (job != NULL) {
-        if (!cJSON_IsNumber(job) || !(job->valuedouble >= 0 && job->valuedouble < 0x1p64))
+        if (!cJSON_IsNumber(job) || !kiln_fits_u64(job->valuedouble))
             return false;
         e->job = (uint64_t)job->valuedouble;
     }
     if (dur != NULL) {
-        if (!cJSON_IsNumber(dur) || !(dur->valuedouble >= -0x1p63 && dur->valuedouble < 0x1p63))
+        if (!cJSON_IsNumber(dur) || !kiln_fits_i64(dur->valuedouble))
             return false;
         e->duration_ms = (int64_t)dur->valuedouble;
     }

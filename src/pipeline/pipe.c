@@ -4,6 +4,7 @@
 
 #include "kiln/context.h"
 #include "kiln/history.h"
+#include "kiln/json.h"
 #include "kiln/logring.h"
 #include "kiln/pipeline.h"
 #include "kiln/proc.h"
@@ -91,9 +92,7 @@ long long pipe_int(struct pipe *pp, const char *key, long long dflt)
 {
     const cJSON *v = lookup(pp, key);
     /* A journal's number out of range (1e300) would not convert: take the default. */
-    return cJSON_IsNumber(v) && v->valuedouble >= -0x1p63 && v->valuedouble < 0x1p63
-               ? (long long)v->valuedouble
-               : dflt;
+    return kiln_json_i64(v, dflt);
 }
 
 static void merge_data(struct pipe *pp, const cJSON *from)
@@ -553,7 +552,7 @@ bool kiln_pipeline_job_alive(const cJSON *journal_json)
     /* A damaged record's pid or start time out of range is no live process. */
     if (!cJSON_IsNumber(pid) || !cJSON_IsNumber(ticks) ||
         !(pid->valuedouble >= 1 && pid->valuedouble <= INT_MAX) ||
-        !(ticks->valuedouble >= 0 && ticks->valuedouble < 0x1p64))
+        !kiln_fits_u64(ticks->valuedouble))
         return false;
     return kiln_proc_start_ticks((int)pid->valuedouble) == (unsigned long long)ticks->valuedouble;
 }

@@ -9,7 +9,8 @@ libkiln_a_SOURCES += \
 	src/util/proc.c \
 	src/util/fstree.c \
 	src/util/tail.c \
-	src/util/sockio.c
+	src/util/sockio.c \
+	src/util/json.c
 # The unit tests of util's shared helpers, kept with them.
-check_PROGRAMS += tests/unit/test_proc
-TESTS += tests/unit/test_proc
+check_PROGRAMS += tests/unit/test_proc tests/unit/test_json
+TESTS += tests/unit/test_proc tests/unit/test_json

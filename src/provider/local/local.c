@@ -3,6 +3,7 @@
 #include "provider/local/local.h"
 
 #include "kiln/context.h"
+#include "kiln/json.h"
 #include "kiln/kilnd_client.h"
 #include "kiln/names.h"
 #include "kiln/strbuf.h"
@@ -53,13 +54,13 @@ static double jnum(const cJSON *o, const char *key)
 static int64_t ji64(const cJSON *o, const char *key)
 {
     double d = jnum(o, key);
-    return d >= -0x1p63 && d < 0x1p63 ? (int64_t)d : 0;
+    return kiln_i64_or(d, 0);
 }
 
 static uint64_t ju64(const cJSON *o, const char *key)
 {
     double d = jnum(o, key);
-    return d >= 0 && d < 0x1p64 ? (uint64_t)d : 0;
+    return kiln_fits_u64(d) ? (uint64_t)d : 0;
 }
 
 static int jint(const cJSON *o, const char *key)
