@@ -205,6 +205,9 @@ int cloud_store_load(struct cloud *c, struct kiln_err *err);
 int cloud_store_save(struct cloud *c, struct kiln_err *err);
 /* The whole inventory as the API's `state` result (caller frees with cJSON_Delete). */
 struct cJSON *cloud_store_to_json(struct cloud *c, bool runtime);
+/* One group as it is in cloud.json and in the `state` result; the group-create,
+ * group-resize, group-suspend and group-resume replies carry the same object. */
+struct cJSON *cloud_group_to_json(const struct cloud_group *g);
 
 /* ---- events.c: the event feed ---- */
 struct cloud_event {

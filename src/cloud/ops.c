@@ -380,19 +380,6 @@ static int read_sizes(const cJSON *args, int *min, int *max, int *desired, struc
     return 0;
 }
 
-static cJSON *group_json(const struct cloud_group *g)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", g->name);
-    cJSON_AddNumberToObject(o, "version", g->version);
-    cJSON_AddStringToObject(o, "image", g->image);
-    cJSON_AddNumberToObject(o, "min", g->min_size);
-    cJSON_AddNumberToObject(o, "max", g->max_size);
-    cJSON_AddNumberToObject(o, "desired", g->desired);
-    cJSON_AddBoolToObject(o, "enabled", cloud_group_enabled(g));
-    return o;
-}
-
 static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_err *err)
 {
     const char *name = arg_str(args, "name", true, KILN_GROUP_MAX, err);
@@ -431,7 +418,7 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
         g->created_us = kiln_now_us();
         cloud_add_group(c, g);
         cloud_changed(c);
-        cJSON_AddItemToObject(res, "group", group_json(g));
+        cJSON_AddItemToObject(res, "group", cloud_group_to_json(g));
         rc = save(c, err);
         if (rc == 0)
             cloud_emit(c, "create-group", cl->name, name, NULL, NULL,
@@ -454,7 +441,7 @@ static int op_group_resize(struct cloud *c, const cJSON *args, cJSON *res, struc
             g->max_size = max;
             g->desired = desired;
             cloud_changed(c);
-            cJSON_AddItemToObject(res, "group", group_json(g));
+            cJSON_AddItemToObject(res, "group", cloud_group_to_json(g));
             rc = save(c, err);
             if (rc == 0)
                 cloud_emit(c, "resize", g->cluster, g->name, NULL, NULL,
@@ -579,7 +566,7 @@ static int set_suspended(struct cloud *c, const cJSON *args, cJSON *res, bool su
     uint64_t n = 0;
     if (bits & KILN_PROC_ADD_TO_LB)
         n = cloud_balancer_request(c);
-    cJSON_AddItemToObject(res, "group", group_json(g));
+    cJSON_AddItemToObject(res, "group", cloud_group_to_json(g));
     int rc = save(c, err);
     if (rc == 0 && n != 0)
         rc = cloud_balancer_wait(c, n, LB_WAIT_MS, err);

@@ -51,7 +51,7 @@ static cJSON *cluster_to_json(const struct cloud_cluster *x, bool runtime, int l
     return o;
 }
 
-static cJSON *group_to_json(const struct cloud_group *x)
+cJSON *cloud_group_to_json(const struct cloud_group *x)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", x->name);
@@ -141,7 +141,7 @@ cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
                              cluster_to_json(c->clusters.v[i], runtime, c->config.local.lb_port));
     a = cJSON_AddArrayToObject(root, "groups");
     for (size_t i = 0; i < c->groups.n; i++)
-        cJSON_AddItemToArray(a, group_to_json(c->groups.v[i]));
+        cJSON_AddItemToArray(a, cloud_group_to_json(c->groups.v[i]));
     a = cJSON_AddArrayToObject(root, "instances");
     for (size_t i = 0; i < c->instances.n; i++)
         cJSON_AddItemToArray(a, instance_to_json(c->instances.v[i], runtime));
