@@ -1,5 +1,6 @@
 /* kiln: where state and configuration live (see include/kiln/paths.h). */
 #include "kiln/paths.h"
+#include "kiln/shellwords.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -182,19 +183,6 @@ const char *kiln_path_display(const char *path, char *buf, size_t size)
     return buf;
 }
 
-/* path in single quotes for a command the user can paste into a shell. */
-static void shell_quote(struct kiln_strbuf *sb, const char *path)
-{
-    kiln_strbuf_appendc(sb, '\'');
-    for (const char *p = path; *p != '\0'; p++) {
-        if (*p == '\'')
-            kiln_strbuf_append(sb, "'\\''");
-        else
-            kiln_strbuf_appendc(sb, *p);
-    }
-    kiln_strbuf_appendc(sb, '\'');
-}
-
 /* mkdir -p with mode 0700 for every directory it creates. path is modified while
  * it runs and restored before it returns. */
 static int make_dirs(char *path, struct kiln_err *err)
@@ -272,7 +260,7 @@ int kiln_paths_ensure_home(const struct kiln_paths *paths, struct kiln_err *err)
                                                                            : "others";
         struct kiln_strbuf fix;
         kiln_strbuf_init(&fix);
-        shell_quote(&fix, home);
+        kiln_sh_quote(&fix, home);
         kiln_err_set(err, KILN_E_INVALID,
                      "the state directory %s has mode %04o, so %s can write to it and could "
                      "replace kilnd's socket or an instance's files; kiln refuses to use it. "

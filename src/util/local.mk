@@ -10,7 +10,8 @@ libkiln_a_SOURCES += \
 	src/util/fstree.c \
 	src/util/tail.c \
 	src/util/sockio.c \
-	src/util/json.c
+	src/util/json.c \
+	src/util/shellwords.c
 # The unit tests of util's shared helpers, kept with them.
-check_PROGRAMS += tests/unit/test_proc tests/unit/test_json
-TESTS += tests/unit/test_proc tests/unit/test_json
+check_PROGRAMS += tests/unit/test_proc tests/unit/test_json tests/unit/test_shellwords
+TESTS += tests/unit/test_proc tests/unit/test_json tests/unit/test_shellwords

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kiln/shellwords.h"
 #include "kiln/strbuf.h"
 #include "kiln/timeutil.h"
 
@@ -457,34 +458,13 @@ int kiln_spawn_run(const struct kiln_spawn_opts *opts, int *status, struct kiln_
     return 0;
 }
 
-static bool needs_quotes(const char *s)
-{
-    if (*s == '\0')
-        return true;
-    for (; *s != '\0'; s++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-", *s))
-            return true;
-    return false;
-}
-
 char *kiln_spawn_describe(const char *const *argv)
 {
     struct kiln_strbuf sb = KILN_STRBUF_INIT;
     for (size_t i = 0; argv != NULL && argv[i] != NULL; i++) {
         if (i > 0)
             kiln_strbuf_appendc(&sb, ' ');
-        if (!needs_quotes(argv[i])) {
-            kiln_strbuf_append(&sb, argv[i]);
-            continue;
-        }
-        kiln_strbuf_appendc(&sb, '\'');
-        for (const char *p = argv[i]; *p != '\0'; p++) {
-            if (*p == '\'')
-                kiln_strbuf_append(&sb, "'\\''");
-            else
-                kiln_strbuf_appendc(&sb, *p);
-        }
-        kiln_strbuf_appendc(&sb, '\'');
+        kiln_sh_word(&sb, argv[i]);
     }
     return kiln_strbuf_detach(&sb, NULL);
 }
