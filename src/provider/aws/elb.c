@@ -30,7 +30,8 @@ void aws_elb_name(const char *cluster, char out[AWS_ELB_NAME_SIZE])
         h ^= *p;
         h *= 16777619u;
     }
-    size_t keep = ELB_NAME_MAX - 9;
+    /* A short name here is one that begins with "internal-": never read past its end. */
+    size_t keep = n < ELB_NAME_MAX - 9 ? n : ELB_NAME_MAX - 9;
     while (keep > 0 && cluster[keep - 1] == '-')
         keep--;
     snprintf(out, AWS_ELB_NAME_SIZE, "%.*s-%08x", (int)keep, cluster, (unsigned)h);
