@@ -8,15 +8,11 @@
  *                  <NextRecordName>, <NextRecordType>, <NextRecordIdentifier>; the next
  *                  request's query is name=..&type=..&identifier=..
  *
- *     struct kiln_aws_pager pg;
- *     kiln_aws_pager_init(&pg, KILN_AWS_PAGE_QUERY, "DescribeAutoScalingGroups");
- *     while (kiln_aws_pager_more(&pg)) {
- *         kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, "DescribeAutoScalingGroups");
- *         kiln_aws_pager_apply(&pg, &q);
- *         ... call, read the groups ...
- *         if (kiln_aws_pager_update(&pg, result, &err) < 0) ...
- *     }
- *     kiln_aws_pager_free(&pg);
+ * kiln_aws_describe_all() is the whole loop, and what every describe in the aws provider
+ * uses: the caller says which action, what each page's request carries besides the
+ * token, and how one item is read; the style of token (NextToken, Marker, nextToken)
+ * follows from the service, as the APIs require. The pager underneath stays public for a
+ * loop of another shape (Route 53's REST paging).
  *
  * A server that hands back the same token twice would loop kiln forever; the pager
  * stops with an error instead, and after 10000 pages whatever happens. */
@@ -60,5 +56,30 @@ void kiln_aws_pager_apply_rest(const struct kiln_aws_pager *p, struct kiln_strbu
 /* Reads the next page's token from the element that holds it: the response root for EC2
  * and Route 53, the <ActionResult> element for Auto Scaling and ELB. */
 int kiln_aws_pager_update(struct kiln_aws_pager *p, const xmlNode *holder, struct kiln_err *err);
+
+/* ---- a whole paged describe ---- */
+
+struct kiln_aws_describe {
+    enum kiln_aws_service service; /* EC2, Auto Scaling or ELB: it decides the token style */
+    const char *action;            /* "DescribeAutoScalingGroups" */
+    /* Where the items are, from the element that holds the answer (the response root for
+     * EC2, <ActionResult> for the others): "AutoScalingGroups/member". The first match
+     * and its siblings of the same name are the items. */
+    const char *items;
+    /* Adds a page's own parameters (filters, page size) to q; the token is added after.
+     * NULL: none. Called once a page, so a page size may depend on what was read. */
+    void (*request)(struct kiln_aws_query *q, void *arg);
+    /* Reads one item. Returns false when the caller has all it wants: the rest of the
+     * page is skipped and no further page is asked for. */
+    bool (*item)(const xmlNode *item, void *arg);
+};
+
+/* Asks for every page of d->action and hands each item to d->item, in order; arg is
+ * what both callbacks get (the caller's filters and its list). Returns 0,
+ * or -1 with err filled (a failed call, or the pager's refusal of a looping endpoint);
+ * what the items callback kept before a failure is the caller's to free.
+ * kiln_aws_client_last_error() tells which AWS error ended it. */
+int kiln_aws_describe_all(struct kiln_aws_client *c, const struct kiln_aws_describe *d, void *arg,
+                          struct kiln_err *err);
 
 #endif

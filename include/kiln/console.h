@@ -1,4 +1,4 @@
-/* kiln: the console, what `kiln` with no command opens (DESIGN.md, "Console").
+/* kiln: the console, what `kiln` with no command opens (doc/design.md, "The console").
  *
  * Apps | Server groups | Instances above a Log pane, a status line and a `:`
  * prompt that runs the commands of the shared table. The UI thread only draws and

@@ -33,7 +33,8 @@
 
 #include "kiln/err.h"
 
-/* The enums and their names, as tables (see STYLE.md). */
+/* The enums and their names, as tables (doc/design.md, "House style": tables, not switch
+ * forests). */
 #define KILN_INSTANCE_STATES(X)                                                                    \
     X(PENDING, "pending")                                                                          \
     X(RUNNING, "running")                                                                          \

@@ -1,5 +1,5 @@
-/* kilnd: images, baked from packages (DESIGN.md: "the package installed on a clean
- * base, frozen").
+/* kilnd: images, baked from packages (doc/design.md, "Images and the bake cache": the
+ * package installed into a clean root, frozen).
  *
  * A bake installs the RPM with rpm --root into a fresh temporary root under images/,
  * digests the tree, makes it read-only and renames it to images/img-<digest>: the image

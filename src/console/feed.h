@@ -1,5 +1,5 @@
 /* kiln console: the two threads that bring the cloud to the UI without ever making
- * it wait (DESIGN.md, "Threads and data flow in kiln").
+ * it wait (doc/design.md, "Threads and data flow in kiln").
  *
  * The refresher asks the provider for the inventory every refresh interval, or
  * soon after an event says something changed, and publishes it into the model. Where

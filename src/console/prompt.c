@@ -1,4 +1,5 @@
-/* kiln console: the `:` line, GNU readline inside curses (STYLE.md's recipe).
+/* kiln console: the `:` line, GNU readline inside curses (doc/design.md, "House style":
+ * readline inside curses).
  *
  * Readline runs through its callback interface on the UI thread only: the main
  * loop reads a byte with wgetch (from a window without keypad, so escape

@@ -202,6 +202,21 @@ ok "$([ "$polls" -ge 3 ] && [ "$hot" -ge 1 ] && [ "$hot" -le "$polls" ]; echo $?
 
 # --- chaos settings ---------------------------------------------------------------------------
 
+# Times never given are [local] chaos_mean and chaos_min, as kilnd gives a new app; a minimum
+# longer than the mean is refused, as kilnd refuses it. (A config of its own: the test's is
+# appended to below, and its last section must stay [aws].)
+chaos_cfg="$T_TMP/chaos-config"
+{ cat "$XDG_CONFIG_HOME/kiln/config"; printf '[local]\nchaos_mean = 2m\nchaos_min = 20s\n'; } >"$chaos_cfg"
+run "$KILN" --config "$chaos_cfg" chaos hello-world --env test --enable
+is "$RC" 0 "chaos --enable without times"
+is "$(elb_tag hello-world-test kiln:chaos)" "on mean=120000 min=20000" \
+    "takes [local] chaos_mean and chaos_min"
+run "$KILN" --config "$chaos_cfg" chaos hello-world --env test --min-time-between-kills 3m
+is "$RC" 1 "a minimum longer than the mean is refused"
+like "$ERR" "minimum time between kills \\(3m00s\\) must not exceed the mean \\(2m00s\\)" \
+    "saying which and what to change"
+is "$(elb_tag hello-world-test kiln:chaos)" "on mean=120000 min=20000" "and nothing changed"
+
 run "$KILN" chaos hello-world --env test --enable --mean-time-between-kills 30s \
     --min-time-between-kills 10s
 is "$RC" 0 "chaos --enable"

@@ -1,5 +1,5 @@
 /* kiln: AWS XML helpers, the three error formats, malformed answers, and pagination
- * (the pager alone and through the fixture). */
+ * (the pager alone, and kiln_aws_describe_all through the fixture). */
 #include "kiln/atomic_file.h"
 #include "kiln/aws_client.h"
 #include "kiln/aws_error.h"
@@ -279,7 +279,51 @@ static void test_pager(void)
     kiln_aws_pager_free(&pg);
 }
 
-/* Three pages of DescribeAutoScalingGroups through the fixture. */
+/* What the describes below collect: the items' names, and a stop after `stop_after`. */
+struct names {
+    struct kiln_strbuf s;
+    const char *field;
+    int stop_after, seen;
+};
+
+static void page_request(struct kiln_aws_query *q, void *arg)
+{
+    (void)arg;
+    kiln_aws_query_add(q, "MaxRecords", "2");
+}
+
+static bool name_item(const xmlNode *m, void *arg)
+{
+    struct names *n = arg;
+    char name[64];
+    kiln_aws_xml_text_at(m, n->field, name, sizeof name);
+    kiln_strbuf_appendf(&n->s, "%s ", name);
+    return n->stop_after == 0 || ++n->seen < n->stop_after;
+}
+
+/* Runs d against a fixture that answers r[0..n-1] in turn; *f stays for fx_count. */
+static int describe_through(struct fixture *f, const struct fx_response *r, size_t n,
+                            const struct kiln_aws_describe *d, struct names *names,
+                            const char *log_path)
+{
+    fx_start(f, r, n, log_path);
+    struct kiln_aws_credentials c = {0};
+    kiln_aws_credentials_set(&c, "AKIDEXAMPLE", "secret", NULL, 0, "test");
+    struct kiln_aws_credentials_provider *p = kiln_aws_credentials_provider_static_new(&c);
+    kiln_aws_credentials_clear(&c);
+    struct kiln_aws_client_options o = {
+        .region = "us-east-1", .config_endpoint = f->url, .credentials = p};
+    struct kiln_aws_client *cl = kiln_aws_client_new(&o, &err);
+    kiln_aws_credentials_provider_release(p);
+    kiln_aws_http_set_backoff(kiln_aws_client_http(cl), 1, 10);
+    int rc = kiln_aws_describe_all(cl, d, names, &err);
+    kiln_aws_client_free(cl);
+    fx_stop(f);
+    return rc;
+}
+
+/* kiln_aws_describe_all through the fixture: pages, retries, the token style of the
+ * service, and a caller that has enough before the last page. */
 static void test_paging_fixture(void)
 {
 #define ASG_PAGE(names, next)                                                                      \
@@ -288,7 +332,12 @@ static void test_paging_fixture(void)
     "</DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>r</RequestId>"                 \
     "</ResponseMetadata></DescribeAutoScalingGroupsResponse>"
 #define ASG(n) "<member><AutoScalingGroupName>" n "</AutoScalingGroupName></member>"
-    struct fx_response r[] = {
+#define ELB_PAGE(names, next)                                                                      \
+    "<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancerDescriptions>" names \
+    "</LoadBalancerDescriptions>" next "</DescribeLoadBalancersResult>"                            \
+    "</DescribeLoadBalancersResponse>"
+#define ELB(n) "<member><LoadBalancerName>" n "</LoadBalancerName></member>"
+    const struct fx_response asg[] = {
         {200, ASG_PAGE(ASG("app-test-v000") ASG("app-test-v001"), "<NextToken>p2</NextToken>"),
          NULL, 0, NULL},
         {400,
@@ -298,56 +347,53 @@ static void test_paging_fixture(void)
         {200, ASG_PAGE(ASG("app-test-v002"), "<NextToken>p3</NextToken>"), NULL, 0, NULL},
         {200, ASG_PAGE(ASG("app-prod-v010"), ""), NULL, 0, NULL},
     };
+    const struct fx_response elb[] = {
+        {200, ELB_PAGE(ELB("lb-a") ELB("lb-b"), "<NextMarker>m2</NextMarker>"), NULL, 0, NULL},
+        {200, ELB_PAGE(ELB("lb-c"), "<NextMarker/>"), NULL, 0, NULL},
+    };
     char dir[] = "/tmp/aws/test_xml.XXXXXX";
     kiln_mkdir_p("/tmp/aws", 0755, NULL);
     if (mkdtemp(dir) == NULL)
         return;
     char *log_path = xasprintf("%s/fx.log", dir);
     struct fixture f;
-    fx_start(&f, r, 4, log_path);
-    struct kiln_aws_credentials c = {0};
-    kiln_aws_credentials_set(&c, "AKIDEXAMPLE", "secret", NULL, 0, "test");
-    struct kiln_aws_credentials_provider *p = kiln_aws_credentials_provider_static_new(&c);
-    kiln_aws_credentials_clear(&c);
-    struct kiln_aws_client_options o = {
-        .region = "us-east-1", .config_endpoint = f.url, .credentials = p};
-    struct kiln_aws_client *cl = kiln_aws_client_new(&o, &err);
-    kiln_aws_credentials_provider_release(p);
-    kiln_aws_http_set_backoff(kiln_aws_client_http(cl), 1, 10);
-    struct kiln_aws_pager pg;
-    struct kiln_strbuf names = KILN_STRBUF_INIT;
-    kiln_aws_pager_init(&pg, KILN_AWS_PAGE_QUERY, "DescribeAutoScalingGroups");
-    int rc = 0;
-    while (rc == 0 && kiln_aws_pager_more(&pg)) {
-        struct kiln_aws_query q;
-        kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, "DescribeAutoScalingGroups");
-        kiln_aws_pager_apply(&pg, &q);
-        xmlDoc *doc = NULL;
-        rc = kiln_aws_query_call(cl, &q, &doc, &err);
-        kiln_aws_query_free(&q);
-        if (rc < 0)
-            break;
-        xmlNode *result =
-            kiln_aws_xml_child(xmlDocGetRootElement(doc), "DescribeAutoScalingGroupsResult");
-        xmlNode *groups = kiln_aws_xml_child(result, "AutoScalingGroups");
-        for (xmlNode *m = kiln_aws_xml_child(groups, "member"); m; m = kiln_aws_xml_next(m)) {
-            char name[64];
-            kiln_aws_xml_text_at(m, "AutoScalingGroupName", name, sizeof name);
-            kiln_strbuf_appendf(&names, "%s ", name);
-        }
-        rc = kiln_aws_pager_update(&pg, result, &err);
-        xmlFreeDoc(doc);
-    }
-    is_int(rc, 0, "paged through");
-    is_str(kiln_strbuf_str(&names), "app-test-v000 app-test-v001 app-test-v002 app-prod-v010 ",
+    struct names n = {KILN_STRBUF_INIT, "AutoScalingGroupName", 0, 0};
+    struct kiln_aws_describe d = {
+        .service = KILN_AWS_AUTOSCALING,
+        .action = "DescribeAutoScalingGroups",
+        .items = "AutoScalingGroups/member",
+        .request = page_request,
+        .item = name_item,
+    };
+
+    is_int(describe_through(&f, asg, 4, &d, &n, log_path), 0, "paged through");
+    is_str(kiln_strbuf_str(&n.s), "app-test-v000 app-test-v001 app-test-v002 app-prod-v010 ",
            "all groups of three pages, despite a throttled request");
-    is_int(pg.pages, 3, "three pages");
+    is_int(fx_count(&f, "=== REQUEST"), 4, "four requests (three pages, one retried)");
+    is_int(fx_count(&f, "&MaxRecords=2"), 4, "each with the page's own parameters");
     is_int(fx_count(&f, "&NextToken=p2"), 2, "page 2 asked for twice (once throttled)");
     is_int(fx_count(&f, "&NextToken=p3"), 1, "page 3 asked for");
-    kiln_aws_pager_free(&pg);
-    kiln_strbuf_free(&names);
-    kiln_aws_client_free(cl);
-    fx_stop(&f);
+
+    /* Enough after the first item: the rest of the page is skipped, no page 2. */
+    kiln_strbuf_reset(&n.s);
+    n.stop_after = 1;
+    is_int(describe_through(&f, asg, 1, &d, &n, log_path), 0, "a caller with enough");
+    is_str(kiln_strbuf_str(&n.s), "app-test-v000 ", "reads no further item");
+    is_int(fx_count(&f, "=== REQUEST"), 1, "and asks for no further page");
+
+    /* ELB pages by Marker, answered as NextMarker; an empty one ends. */
+    kiln_strbuf_reset(&n.s);
+    n = (struct names){n.s, "LoadBalancerName", 0, 0};
+    d.service = KILN_AWS_ELB;
+    d.action = "DescribeLoadBalancers";
+    d.items = "LoadBalancerDescriptions/member";
+    is_int(describe_through(&f, elb, 2, &d, &n, log_path), 0, "ELB paged through");
+    is_str(kiln_strbuf_str(&n.s), "lb-a lb-b lb-c ", "both pages' load balancers");
+    is_int(fx_count(&f, "&Marker=m2"), 1, "page 2 asked for with Marker");
+    is_int(fx_count(&f, "NextToken"), 0, "never with NextToken");
+    is_int(fx_count(&f, "=== REQUEST"), 2, "two requests: the empty NextMarker ended it");
+
+    kiln_strbuf_free(&n.s);
     free(log_path);
 }
 

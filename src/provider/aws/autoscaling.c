@@ -90,47 +90,51 @@ static void read_group(const xmlNode *m, struct aws_asg *g)
     }
 }
 
+struct describe_args {
+    const char *name, *app, *env;
+    struct aws_asgs *out;
+};
+
 /* By name; else one cluster's groups (app and env given); else every kiln group. */
+static void describe_request(struct kiln_aws_query *q, void *arg)
+{
+    const struct describe_args *d = arg;
+    if (d->name != NULL) {
+        kiln_aws_query_add(q, "AutoScalingGroupNames.member.1", d->name);
+    } else if (d->app != NULL) {
+        kiln_aws_query_add(q, "Filters.member.1.Name", "tag:" AWS_TAG_APP);
+        kiln_aws_query_add(q, "Filters.member.1.Values.member.1", d->app);
+        kiln_aws_query_add(q, "Filters.member.2.Name", "tag:" AWS_TAG_ENV);
+        kiln_aws_query_add(q, "Filters.member.2.Values.member.1", d->env);
+    } else {
+        /* Only kiln's groups: the server does the filtering, so a large account's
+         * other groups cost neither pages nor parsing. */
+        kiln_aws_query_add(q, "Filters.member.1.Name", "tag-key");
+        kiln_aws_query_add(q, "Filters.member.1.Values.member.1", AWS_TAG_APP);
+    }
+    kiln_aws_query_add(q, "MaxRecords", GROUPS_PER_PAGE);
+}
+
+static bool describe_item(const xmlNode *m, void *arg)
+{
+    struct aws_asgs *out = ((struct describe_args *)arg)->out;
+    out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+    read_group(m, &out->v[out->n++]);
+    return true;
+}
+
+static const struct kiln_aws_describe groups_pages = {.service = KILN_AWS_AUTOSCALING,
+                                                      .action = "DescribeAutoScalingGroups",
+                                                      .items = "AutoScalingGroups/member",
+                                                      .request = describe_request,
+                                                      .item = describe_item};
+
 static int describe(struct kiln_aws_client *c, const char *name, const char *app, const char *env,
                     struct aws_asgs *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
-    struct kiln_aws_pager pg;
-    kiln_aws_pager_init(&pg, KILN_AWS_PAGE_QUERY, "DescribeAutoScalingGroups");
-    int rc = 0;
-    while (rc == 0 && kiln_aws_pager_more(&pg)) {
-        struct kiln_aws_query q;
-        kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, "DescribeAutoScalingGroups");
-        if (name != NULL) {
-            kiln_aws_query_add(&q, "AutoScalingGroupNames.member.1", name);
-        } else if (app != NULL) {
-            kiln_aws_query_add(&q, "Filters.member.1.Name", "tag:" AWS_TAG_APP);
-            kiln_aws_query_add(&q, "Filters.member.1.Values.member.1", app);
-            kiln_aws_query_add(&q, "Filters.member.2.Name", "tag:" AWS_TAG_ENV);
-            kiln_aws_query_add(&q, "Filters.member.2.Values.member.1", env);
-        } else {
-            /* Only kiln's groups: the server does the filtering, so a large account's
-             * other groups cost neither pages nor parsing. */
-            kiln_aws_query_add(&q, "Filters.member.1.Name", "tag-key");
-            kiln_aws_query_add(&q, "Filters.member.1.Values.member.1", AWS_TAG_APP);
-        }
-        kiln_aws_query_add(&q, "MaxRecords", GROUPS_PER_PAGE);
-        kiln_aws_pager_apply(&pg, &q);
-        xmlDoc *doc = NULL;
-        rc = aws_call(c, &q, &doc, err);
-        if (rc < 0)
-            break;
-        xmlNode *result =
-            kiln_aws_xml_child(xmlDocGetRootElement(doc), "DescribeAutoScalingGroupsResult");
-        xmlNode *groups = kiln_aws_xml_child(result, "AutoScalingGroups");
-        for (xmlNode *m = kiln_aws_xml_child(groups, "member"); m; m = kiln_aws_xml_next(m)) {
-            out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-            read_group(m, &out->v[out->n++]);
-        }
-        rc = kiln_aws_pager_update(&pg, result, err);
-        xmlFreeDoc(doc);
-    }
-    kiln_aws_pager_free(&pg);
+    struct describe_args args = {name, app, env, out};
+    int rc = kiln_aws_describe_all(c, &groups_pages, &args, err);
     if (rc < 0)
         aws_asgs_free(out);
     return rc;
@@ -291,45 +295,52 @@ int aws_asg_terminate_instance(struct kiln_aws_client *c, const char *id, bool d
     return -1;
 }
 
+struct activities_args {
+    const char *group;
+    size_t max;
+    struct aws_activities *out;
+};
+
+static void activities_request(struct kiln_aws_query *q, void *arg)
+{
+    const struct activities_args *d = arg;
+    if (d->group != NULL)
+        kiln_aws_query_add(q, "AutoScalingGroupName", d->group);
+    size_t want = d->max - d->out->n;
+    kiln_aws_query_addf(q, "MaxRecords", "%zu", want > 100 ? (size_t)100 : want);
+}
+
+static bool activities_item(const xmlNode *m, void *arg)
+{
+    struct activities_args *d = arg;
+    struct aws_activities *out = d->out;
+    out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+    struct aws_activity *a = &out->v[out->n++];
+    memset(a, 0, sizeof *a);
+    kiln_aws_xml_text_at(m, "ActivityId", a->id, sizeof a->id);
+    kiln_aws_xml_text_at(m, "AutoScalingGroupName", a->group, sizeof a->group);
+    kiln_aws_xml_text_at(m, "StatusCode", a->status, sizeof a->status);
+    a->description = dup_at(m, "Description");
+    a->cause = dup_at(m, "Cause");
+    a->start_us = time_at(m, "StartTime");
+    a->end_us = time_at(m, "EndTime");
+    return out->n < d->max;
+}
+
+static const struct kiln_aws_describe activities_pages = {.service = KILN_AWS_AUTOSCALING,
+                                                          .action = "DescribeScalingActivities",
+                                                          .items = "Activities/member",
+                                                          .request = activities_request,
+                                                          .item = activities_item};
+
 int aws_asg_activities(struct kiln_aws_client *c, const char *group, size_t max,
                        struct aws_activities *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
-    struct kiln_aws_pager pg;
-    kiln_aws_pager_init(&pg, KILN_AWS_PAGE_QUERY, "DescribeScalingActivities");
-    int rc = 0;
-    while (rc == 0 && kiln_aws_pager_more(&pg) && out->n < max) {
-        struct kiln_aws_query q;
-        kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, "DescribeScalingActivities");
-        if (group != NULL)
-            kiln_aws_query_add(&q, "AutoScalingGroupName", group);
-        size_t want = max - out->n;
-        kiln_aws_query_addf(&q, "MaxRecords", "%zu", want > 100 ? (size_t)100 : want);
-        kiln_aws_pager_apply(&pg, &q);
-        xmlDoc *doc = NULL;
-        rc = aws_call(c, &q, &doc, err);
-        if (rc < 0)
-            break;
-        xmlNode *result =
-            kiln_aws_xml_child(xmlDocGetRootElement(doc), "DescribeScalingActivitiesResult");
-        xmlNode *acts = kiln_aws_xml_child(result, "Activities");
-        for (xmlNode *m = kiln_aws_xml_child(acts, "member"); m && out->n < max;
-             m = kiln_aws_xml_next(m)) {
-            out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-            struct aws_activity *a = &out->v[out->n++];
-            memset(a, 0, sizeof *a);
-            kiln_aws_xml_text_at(m, "ActivityId", a->id, sizeof a->id);
-            kiln_aws_xml_text_at(m, "AutoScalingGroupName", a->group, sizeof a->group);
-            kiln_aws_xml_text_at(m, "StatusCode", a->status, sizeof a->status);
-            a->description = dup_at(m, "Description");
-            a->cause = dup_at(m, "Cause");
-            a->start_us = time_at(m, "StartTime");
-            a->end_us = time_at(m, "EndTime");
-        }
-        rc = kiln_aws_pager_update(&pg, result, err);
-        xmlFreeDoc(doc);
-    }
-    kiln_aws_pager_free(&pg);
+    if (max == 0)
+        return 0;
+    struct activities_args args = {group, max, out};
+    int rc = kiln_aws_describe_all(c, &activities_pages, &args, err);
     if (rc < 0)
         aws_activities_free(out);
     return rc;

@@ -75,6 +75,9 @@ struct aws {
     int64_t whole_ms; /* the events' whole inventory, [console] whole_refresh_interval */
     char *aminate_command, *base_ami, *instance_type, *package_repo, *certificate_arn;
     int64_t health_timeout_ms;
+    /* [local] chaos_mean and chaos_min: what kilnd gives a new app, and so the times an
+     * AWS cluster's chaos gets when none are set (aws_chaos). */
+    int64_t chaos_mean_ms, chaos_min_ms;
     char *state_dir;
 
     struct aws_held_lock locks[8];
@@ -161,9 +164,8 @@ int aws_ec2_describe_instances(struct kiln_aws_client *c, const char *tag_key,
                                const char *const *ids, size_t n_ids, struct aws_ec2_instances *out,
                                struct kiln_err *err);
 /* One cluster's instances: tagged kiln:app=app and kiln:env=env, every page. */
-int aws_ec2_describe_cluster_instances(struct kiln_aws_client *c, const char *app,
-                                       const char *env, struct aws_ec2_instances *out,
-                                       struct kiln_err *err);
+int aws_ec2_describe_cluster_instances(struct kiln_aws_client *c, const char *app, const char *env,
+                                       struct aws_ec2_instances *out, struct kiln_err *err);
 void aws_ec2_instances_free(struct aws_ec2_instances *l);
 
 struct aws_ec2_image {

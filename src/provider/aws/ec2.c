@@ -39,63 +39,64 @@ static int64_t time_at(const xmlNode *n, const char *path)
 
 /* ---- instances ---- */
 
-static void read_reservations(const xmlNode *root, struct aws_ec2_instances *out)
-{
-    xmlNode *rs = kiln_aws_xml_child(root, "reservationSet");
-    for (xmlNode *r = kiln_aws_xml_child(rs, "item"); r; r = kiln_aws_xml_next(r)) {
-        xmlNode *is = kiln_aws_xml_child(r, "instancesSet");
-        for (xmlNode *x = kiln_aws_xml_child(is, "item"); x; x = kiln_aws_xml_next(x)) {
-            out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-            struct aws_ec2_instance *in = &out->v[out->n++];
-            memset(in, 0, sizeof *in);
-            kiln_aws_xml_text_at(x, "instanceId", in->id, sizeof in->id);
-            kiln_aws_xml_text_at(x, "instanceState/name", in->state, sizeof in->state);
-            kiln_aws_xml_text_at(x, "privateIpAddress", in->private_ip, sizeof in->private_ip);
-            kiln_aws_xml_text_at(x, "imageId", in->image, sizeof in->image);
-            in->launched_us = time_at(x, "launchTime");
-            read_tags(x, &in->tags);
-        }
-    }
-}
-
 struct ec2_filter {
     const char *name;
     const char *const *values;
     size_t n_values;
 };
 
+struct instances_args {
+    const struct ec2_filter *filters;
+    size_t n_filters;
+    struct aws_ec2_instances *out;
+};
+
+static void instances_request(struct kiln_aws_query *q, void *arg)
+{
+    const struct instances_args *d = arg;
+    for (size_t f = 0; f < d->n_filters; f++) {
+        char name[64];
+        snprintf(name, sizeof name, "Filter.%zu.Name", f + 1);
+        kiln_aws_query_add(q, name, d->filters[f].name);
+        for (size_t i = 0; i < d->filters[f].n_values; i++) {
+            snprintf(name, sizeof name, "Filter.%zu.Value.%zu", f + 1, i + 1);
+            kiln_aws_query_add(q, name, d->filters[f].values[i]);
+        }
+    }
+    kiln_aws_query_add(q, "MaxResults", "1000");
+}
+
+/* One reservation's instances. */
+static bool instances_item(const xmlNode *r, void *arg)
+{
+    struct aws_ec2_instances *out = ((struct instances_args *)arg)->out;
+    xmlNode *is = kiln_aws_xml_child(r, "instancesSet");
+    for (xmlNode *x = kiln_aws_xml_child(is, "item"); x; x = kiln_aws_xml_next(x)) {
+        out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+        struct aws_ec2_instance *in = &out->v[out->n++];
+        memset(in, 0, sizeof *in);
+        kiln_aws_xml_text_at(x, "instanceId", in->id, sizeof in->id);
+        kiln_aws_xml_text_at(x, "instanceState/name", in->state, sizeof in->state);
+        kiln_aws_xml_text_at(x, "privateIpAddress", in->private_ip, sizeof in->private_ip);
+        kiln_aws_xml_text_at(x, "imageId", in->image, sizeof in->image);
+        in->launched_us = time_at(x, "launchTime");
+        read_tags(x, &in->tags);
+    }
+    return true;
+}
+
+static const struct kiln_aws_describe instances_pages = {.service = KILN_AWS_EC2,
+                                                         .action = "DescribeInstances",
+                                                         .items = "reservationSet/item",
+                                                         .request = instances_request,
+                                                         .item = instances_item};
+
 /* One filtered DescribeInstances (every filter must match), every page. */
 static int describe_filtered(struct kiln_aws_client *c, const struct ec2_filter *filters,
                              size_t n_filters, struct aws_ec2_instances *out, struct kiln_err *err)
 {
-    struct kiln_aws_pager pg;
-    kiln_aws_pager_init(&pg, KILN_AWS_PAGE_EC2, "DescribeInstances");
-    int rc = 0;
-    while (rc == 0 && kiln_aws_pager_more(&pg)) {
-        struct kiln_aws_query q;
-        kiln_aws_query_init(&q, KILN_AWS_EC2, "DescribeInstances");
-        for (size_t f = 0; f < n_filters; f++) {
-            char name[64];
-            snprintf(name, sizeof name, "Filter.%zu.Name", f + 1);
-            kiln_aws_query_add(&q, name, filters[f].name);
-            for (size_t i = 0; i < filters[f].n_values; i++) {
-                snprintf(name, sizeof name, "Filter.%zu.Value.%zu", f + 1, i + 1);
-                kiln_aws_query_add(&q, name, filters[f].values[i]);
-            }
-        }
-        kiln_aws_query_add(&q, "MaxResults", "1000");
-        kiln_aws_pager_apply(&pg, &q);
-        xmlDoc *doc = NULL;
-        rc = aws_call(c, &q, &doc, err);
-        if (rc == 0) {
-            xmlNode *root = xmlDocGetRootElement(doc);
-            read_reservations(root, out);
-            rc = kiln_aws_pager_update(&pg, root, err);
-        }
-        xmlFreeDoc(doc);
-    }
-    kiln_aws_pager_free(&pg);
-    return rc;
+    struct instances_args args = {filters, n_filters, out};
+    return kiln_aws_describe_all(c, &instances_pages, &args, err);
 }
 
 int aws_ec2_describe_instances(struct kiln_aws_client *c, const char *tag_key,
@@ -120,9 +121,8 @@ int aws_ec2_describe_instances(struct kiln_aws_client *c, const char *tag_key,
     return rc;
 }
 
-int aws_ec2_describe_cluster_instances(struct kiln_aws_client *c, const char *app,
-                                       const char *env, struct aws_ec2_instances *out,
-                                       struct kiln_err *err)
+int aws_ec2_describe_cluster_instances(struct kiln_aws_client *c, const char *app, const char *env,
+                                       struct aws_ec2_instances *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
     const struct ec2_filter f[] = {{"tag:" AWS_TAG_APP, &app, 1}, {"tag:" AWS_TAG_ENV, &env, 1}};
@@ -143,48 +143,53 @@ void aws_ec2_instances_free(struct aws_ec2_instances *l)
 
 /* ---- images ---- */
 
+struct images_args {
+    const char *nvr, *image_id;
+    struct aws_ec2_images *out;
+};
+
+static void images_request(struct kiln_aws_query *q, void *arg)
+{
+    const struct images_args *d = arg;
+    kiln_aws_query_add(q, "Owner.1", "self");
+    if (d->image_id != NULL) {
+        kiln_aws_query_add(q, "ImageId.1", d->image_id);
+    } else if (d->nvr != NULL) {
+        kiln_aws_query_add(q, "Filter.1.Name", "tag:" AWS_TAG_PACKAGE);
+        kiln_aws_query_add(q, "Filter.1.Value.1", d->nvr);
+    } else {
+        kiln_aws_query_add(q, "Filter.1.Name", "tag-key");
+        kiln_aws_query_add(q, "Filter.1.Value.1", AWS_TAG_PACKAGE);
+    }
+    /* The model has no MaxResults for DescribeImages; a nextToken is still followed
+     * if an endpoint sends one. */
+}
+
+static bool images_item(const xmlNode *x, void *arg)
+{
+    struct aws_ec2_images *out = ((struct images_args *)arg)->out;
+    out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+    struct aws_ec2_image *im = &out->v[out->n++];
+    memset(im, 0, sizeof *im);
+    kiln_aws_xml_text_at(x, "imageId", im->id, sizeof im->id);
+    kiln_aws_xml_text_at(x, "imageState", im->state, sizeof im->state);
+    im->created_us = time_at(x, "creationDate");
+    read_tags(x, &im->tags);
+    return true;
+}
+
+static const struct kiln_aws_describe images_pages = {.service = KILN_AWS_EC2,
+                                                      .action = "DescribeImages",
+                                                      .items = "imagesSet/item",
+                                                      .request = images_request,
+                                                      .item = images_item};
+
 int aws_ec2_describe_images(struct kiln_aws_client *c, const char *nvr, const char *image_id,
                             struct aws_ec2_images *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
-    struct kiln_aws_pager pg;
-    kiln_aws_pager_init(&pg, KILN_AWS_PAGE_EC2, "DescribeImages");
-    int rc = 0;
-    while (rc == 0 && kiln_aws_pager_more(&pg)) {
-        struct kiln_aws_query q;
-        kiln_aws_query_init(&q, KILN_AWS_EC2, "DescribeImages");
-        kiln_aws_query_add(&q, "Owner.1", "self");
-        if (image_id != NULL) {
-            kiln_aws_query_add(&q, "ImageId.1", image_id);
-        } else if (nvr != NULL) {
-            kiln_aws_query_add(&q, "Filter.1.Name", "tag:" AWS_TAG_PACKAGE);
-            kiln_aws_query_add(&q, "Filter.1.Value.1", nvr);
-        } else {
-            kiln_aws_query_add(&q, "Filter.1.Name", "tag-key");
-            kiln_aws_query_add(&q, "Filter.1.Value.1", AWS_TAG_PACKAGE);
-        }
-        /* The model has no MaxResults for DescribeImages; a nextToken is still followed
-         * if an endpoint sends one. */
-        kiln_aws_pager_apply(&pg, &q);
-        xmlDoc *doc = NULL;
-        rc = aws_call(c, &q, &doc, err);
-        if (rc < 0)
-            break;
-        xmlNode *root = xmlDocGetRootElement(doc);
-        xmlNode *set = kiln_aws_xml_child(root, "imagesSet");
-        for (xmlNode *x = kiln_aws_xml_child(set, "item"); x; x = kiln_aws_xml_next(x)) {
-            out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-            struct aws_ec2_image *im = &out->v[out->n++];
-            memset(im, 0, sizeof *im);
-            kiln_aws_xml_text_at(x, "imageId", im->id, sizeof im->id);
-            kiln_aws_xml_text_at(x, "imageState", im->state, sizeof im->state);
-            im->created_us = time_at(x, "creationDate");
-            read_tags(x, &im->tags);
-        }
-        rc = kiln_aws_pager_update(&pg, root, err);
-        xmlFreeDoc(doc);
-    }
-    kiln_aws_pager_free(&pg);
+    struct images_args args = {nvr, image_id, out};
+    int rc = kiln_aws_describe_all(c, &images_pages, &args, err);
     if (rc < 0) {
         /* An image id EC2 does not know is "no such image", not a failure. */
         if (image_id != NULL && strstr(kiln_aws_client_last_error(c)->code, "NotFound")) {

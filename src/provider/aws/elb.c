@@ -30,7 +30,8 @@ void aws_elb_name(const char *cluster, char out[AWS_ELB_NAME_SIZE])
         h ^= *p;
         h *= 16777619u;
     }
-    size_t keep = ELB_NAME_MAX - 9;
+    /* A short name here is one that begins with "internal-": never read past its end. */
+    size_t keep = n < ELB_NAME_MAX - 9 ? n : ELB_NAME_MAX - 9;
     while (keep > 0 && cluster[keep - 1] == '-')
         keep--;
     snprintf(out, AWS_ELB_NAME_SIZE, "%.*s-%08x", (int)keep, cluster, (unsigned)h);
@@ -79,39 +80,44 @@ static void read_lb(const xmlNode *m, struct aws_elb *lb)
     }
 }
 
+struct describe_args {
+    const char *const *names;
+    size_t n_names;
+    struct aws_elbs *out;
+};
+
+static void describe_request(struct kiln_aws_query *q, void *arg)
+{
+    const struct describe_args *d = arg;
+    for (size_t i = 0; i < d->n_names; i++) {
+        char pn[48];
+        snprintf(pn, sizeof pn, "LoadBalancerNames.member.%zu", i + 1);
+        kiln_aws_query_add(q, pn, d->names[i]);
+    }
+    if (d->n_names == 0)
+        kiln_aws_query_add(q, "PageSize", "400");
+}
+
+static bool describe_item(const xmlNode *m, void *arg)
+{
+    struct aws_elbs *out = ((struct describe_args *)arg)->out;
+    out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+    read_lb(m, &out->v[out->n++]);
+    return true;
+}
+
+static const struct kiln_aws_describe lbs_pages = {.service = KILN_AWS_ELB,
+                                                   .action = "DescribeLoadBalancers",
+                                                   .items = "LoadBalancerDescriptions/member",
+                                                   .request = describe_request,
+                                                   .item = describe_item};
+
 int aws_elb_describe(struct kiln_aws_client *c, const char *const *names, size_t n_names,
                      struct aws_elbs *out, struct kiln_err *err)
 {
     memset(out, 0, sizeof *out);
-    struct kiln_aws_pager pg;
-    kiln_aws_pager_init(&pg, KILN_AWS_PAGE_MARKER, "DescribeLoadBalancers");
-    int rc = 0;
-    while (rc == 0 && kiln_aws_pager_more(&pg)) {
-        struct kiln_aws_query q;
-        kiln_aws_query_init(&q, KILN_AWS_ELB, "DescribeLoadBalancers");
-        for (size_t i = 0; i < n_names; i++) {
-            char pn[48];
-            snprintf(pn, sizeof pn, "LoadBalancerNames.member.%zu", i + 1);
-            kiln_aws_query_add(&q, pn, names[i]);
-        }
-        if (n_names == 0)
-            kiln_aws_query_add(&q, "PageSize", "400");
-        kiln_aws_pager_apply(&pg, &q);
-        xmlDoc *doc = NULL;
-        rc = aws_call(c, &q, &doc, err);
-        if (rc < 0)
-            break;
-        xmlNode *result =
-            kiln_aws_xml_child(xmlDocGetRootElement(doc), "DescribeLoadBalancersResult");
-        xmlNode *lbs = kiln_aws_xml_child(result, "LoadBalancerDescriptions");
-        for (xmlNode *m = kiln_aws_xml_child(lbs, "member"); m; m = kiln_aws_xml_next(m)) {
-            out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-            read_lb(m, &out->v[out->n++]);
-        }
-        rc = kiln_aws_pager_update(&pg, result, err);
-        xmlFreeDoc(doc);
-    }
-    kiln_aws_pager_free(&pg);
+    struct describe_args args = {names, n_names, out};
+    int rc = kiln_aws_describe_all(c, &lbs_pages, &args, err);
     if (rc < 0) {
         aws_elbs_free(out);
         if (strstr(kiln_aws_client_last_error(c)->code, "NotFound") != NULL && err != NULL)

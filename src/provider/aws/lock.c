@@ -303,11 +303,21 @@ int aws_chaos(struct kiln_provider *p, const char *app, const char *env,
         mean = spec->mean_ms;
     if (spec->min_ms > 0)
         min = spec->min_ms;
-    /* The local cloud's defaults, so `chaos --enable` alone means the same on both. */
+    /* Times never set take [local] chaos_mean and chaos_min, as a new app does in kilnd,
+     * so `chaos --enable` alone means the same on both providers; and, as kilnd does, a
+     * minimum longer than the mean is refused rather than silently making it the gap. */
     if (mean <= 0)
-        mean = 60000;
+        mean = a->chaos_mean_ms;
     if (min <= 0)
-        min = 10000;
+        min = a->chaos_min_ms;
+    if (min > mean) {
+        char mins[KILN_DURATION_MAX], means[KILN_DURATION_MAX];
+        return kiln_err_set(err, KILN_E_INVALID,
+                            "the minimum time between kills (%s) must not exceed the mean (%s): "
+                            "give a longer --mean-time-between-kills or a shorter "
+                            "--min-time-between-kills; nothing was changed",
+                            kiln_format_duration(min, mins), kiln_format_duration(mean, means));
+    }
     char nv[128];
     snprintf(nv, sizeof nv, "%s mean=%lld min=%lld", on ? "on" : "off", (long long)mean,
              (long long)min);

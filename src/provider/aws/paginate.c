@@ -3,6 +3,7 @@
 #include "kiln/aws_sigv4.h"
 #include "kiln/aws_xml.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,4 +129,59 @@ int kiln_aws_pager_update(struct kiln_aws_pager *p, const xmlNode *holder, struc
     p->record_type = type;
     p->record_identifier = ident;
     return 0;
+}
+
+/* The token style each Query family uses (the header's table). */
+static enum kiln_aws_page_kind kind_of(enum kiln_aws_service svc)
+{
+    switch (svc) {
+    case KILN_AWS_EC2:
+        return KILN_AWS_PAGE_EC2;
+    case KILN_AWS_ELB:
+        return KILN_AWS_PAGE_MARKER;
+    default:
+        return KILN_AWS_PAGE_QUERY;
+    }
+}
+
+/* The element that holds the items and the next token: EC2 answers at the root, the
+ * other Query APIs inside <ActionResult>. */
+static const xmlNode *holder_of(const xmlDoc *doc, enum kiln_aws_service svc, const char *action)
+{
+    const xmlNode *root = xmlDocGetRootElement(doc);
+    if (svc == KILN_AWS_EC2)
+        return root;
+    char name[128];
+    snprintf(name, sizeof name, "%sResult", action);
+    return kiln_aws_xml_child(root, name);
+}
+
+int kiln_aws_describe_all(struct kiln_aws_client *c, const struct kiln_aws_describe *d, void *arg,
+                          struct kiln_err *err)
+{
+    struct kiln_aws_pager pg;
+    kiln_aws_pager_init(&pg, kind_of(d->service), d->action);
+    bool want_more = true;
+    int rc = 0;
+    while (rc == 0 && want_more && kiln_aws_pager_more(&pg)) {
+        struct kiln_aws_query q;
+        kiln_aws_query_init(&q, d->service, d->action);
+        if (d->request != NULL)
+            d->request(&q, arg);
+        kiln_aws_pager_apply(&pg, &q);
+        xmlDoc *doc = NULL;
+        rc = kiln_aws_query_call(c, &q, &doc, err);
+        kiln_aws_query_free(&q);
+        if (rc < 0)
+            break;
+        const xmlNode *holder = holder_of(doc, d->service, d->action);
+        for (const xmlNode *x = kiln_aws_xml_path(holder, d->items); x && want_more;
+             x = kiln_aws_xml_next(x))
+            want_more = d->item(x, arg);
+        /* Even after the last item wanted: a looping endpoint is reported either way. */
+        rc = kiln_aws_pager_update(&pg, holder, err);
+        xmlFreeDoc(doc);
+    }
+    kiln_aws_pager_free(&pg);
+    return rc;
 }

@@ -314,6 +314,8 @@ struct kiln_provider *kiln_aws_open(struct kiln_ctx *ctx, struct kiln_err *err)
     a->certificate_arn = dup_str(cfg->aws.certificate_arn);
     a->package_repo = dup_str(cfg->aws.package_repo);
     a->health_timeout_ms = cfg->health_timeout_ms > 0 ? cfg->health_timeout_ms : 300000;
+    a->chaos_mean_ms = cfg->local.chaos_mean_ms;
+    a->chaos_min_ms = cfg->local.chaos_min_ms;
     a->state_dir = dup_str(ctx->paths.home);
     struct kiln_provider *p = xcalloc(1, sizeof *p);
     p->ops = &aws_ops;
