@@ -412,6 +412,9 @@ static cJSON *group_json(const struct cloud_group *g)
     cJSON_AddNumberToObject(o, "max", g->max_size);
     cJSON_AddNumberToObject(o, "desired", g->desired);
     cJSON_AddBoolToObject(o, "enabled", cloud_group_enabled(g));
+    if (g->previous[0])
+        cJSON_AddStringToObject(o, "previous", g->previous);
+    cJSON_AddBoolToObject(o, "rejected", g->rejected_us != 0);
     return o;
 }
 
@@ -427,6 +430,12 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
     int min = 1, max = 1, desired = 1;
     if (read_sizes(args, &min, &max, &desired, err) < 0)
         return -1;
+    const char *previous = NULL;
+    if (cJSON_GetObjectItemCaseSensitive(args, "previous") != NULL) {
+        previous = arg_str(args, "previous", true, KILN_GROUP_MAX, err);
+        if (previous == NULL || kiln_group_name_parse(previous, NULL, err) < 0)
+            return -1;
+    }
 
     pthread_mutex_lock(&c->mu);
     int rc = -1;
@@ -451,6 +460,8 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
         /* Born disabled: a new group takes no traffic until it is enabled. */
         g->suspended = CLOUD_PROC_ADD_TO_LB;
         g->created_us = kiln_now_us();
+        if (previous != NULL)
+            snprintf(g->previous, sizeof g->previous, "%s", previous);
         cloud_add_group(c, g);
         cloud_changed(c);
         cJSON_AddItemToObject(res, "group", group_json(g));
@@ -647,6 +658,32 @@ static int op_instance_terminate(struct cloud *c, const cJSON *args, cJSON *res,
         cJSON_AddStringToObject(res, "id", id);
         if (g != NULL)
             cJSON_AddNumberToObject(res, "desired", g->desired);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* Marks a group rejected (traffic was rolled back away from it) or clears the mark, so
+ * that a rollback never picks a rejected version by default. */
+static int op_group_mark(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_err *err)
+{
+    const cJSON *rejected = cJSON_GetObjectItemCaseSensitive(args, "rejected");
+    if (!cJSON_IsBool(rejected))
+        return kiln_err_set(err, KILN_E_INVALID, "argument \"rejected\" must be true or false");
+    pthread_mutex_lock(&c->mu);
+    struct cloud_group *g = find_group_arg(c, args, err);
+    int rc = -1;
+    if (g != NULL) {
+        bool was = g->rejected_us != 0;
+        g->rejected_us = cJSON_IsTrue(rejected) ? (was ? g->rejected_us : kiln_now_us()) : 0;
+        cloud_changed(c);
+        cJSON_AddItemToObject(res, "group", group_json(g));
+        rc = save(c, err);
+        if (rc == 0 && was != (g->rejected_us != 0))
+            event(c, "mark", g->cluster, g->name, NULL, NULL,
+                  cJSON_IsTrue(rejected) ? "%s is marked rejected (rolled back from)"
+                                         : "%s is no longer marked rejected",
+                  g->name);
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
@@ -872,6 +909,7 @@ static const struct {
     {"group-destroy", op_group_destroy},
     {"group-suspend", op_group_suspend},
     {"group-resume", op_group_resume},
+    {"group-mark", op_group_mark},
     {"instance-terminate", op_instance_terminate},
     {"lock", op_lock},
     {"unlock", op_unlock},
