@@ -154,4 +154,15 @@ for step in enable wait-in-service disable-current mark-rejected; do
     is "$(serving)" "$was" "at $step: the same version serves"
 done
 
+# ---- two builds at once get two releases ----
+"$KILN" build hello-world >"$T_TMP/b1.out" 2>"$T_TMP/b1.err" &
+b1=$!
+"$KILN" build hello-world >"$T_TMP/b2.out" 2>"$T_TMP/b2.err" &
+b2=$!
+wait "$b1"; r1=$?
+wait "$b2"; r2=$?
+is "$r1:$r2" "0:0" "two builds of one app at once both succeed"
+ok "$([ -s "$T_TMP/b1.out" ] && [ "$(cat "$T_TMP/b1.out")" != "$(cat "$T_TMP/b2.out")" ]; echo $?)" \
+    "with distinct releases ($(cat "$T_TMP/b1.out") and $(cat "$T_TMP/b2.out"))"
+
 done_testing
