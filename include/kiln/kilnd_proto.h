@@ -21,6 +21,7 @@
 #define KILND_OP_GROUP_DESTROY      "group-destroy"
 #define KILND_OP_GROUP_SUSPEND      "group-suspend"
 #define KILND_OP_GROUP_RESUME       "group-resume"
+#define KILND_OP_GROUP_MARK         "group-mark"
 #define KILND_OP_INSTANCE_TERMINATE "instance-terminate"
 #define KILND_OP_LOCK               "lock"
 #define KILND_OP_UNLOCK             "unlock"

@@ -100,7 +100,9 @@ struct kiln_group {
     const char *package; /* NVR */
     int min_size, max_size, desired;
     int64_t created_us;
-    unsigned suspended; /* suspended processes (enum kiln_process bits, group_process.h) */
+    unsigned suspended;   /* suspended processes (enum kiln_process bits, group_process.h) */
+    const char *previous; /* the group serving when this one was created; "" for the first */
+    int64_t rejected_us;  /* when traffic was rolled back away from it; 0 = never */
 
     /* set by the snapshot: */
     const char *name; /* app-env-vNNN, from the env and version */

@@ -36,6 +36,7 @@ struct kiln_group_spec {
     const char *package; /* NVR, recorded with the group (AWS: a tag) */
     const char *instance_type;
     int min_size, max_size, desired;
+    const char *previous; /* the group serving now, NULL for a first version (recorded) */
 };
 
 struct kiln_lock_owner {
@@ -94,6 +95,10 @@ struct kiln_provider_ops {
     int (*group_destroy)(struct kiln_provider *p, const char *name, struct kiln_err *err);
     int (*group_suspend)(struct kiln_provider *p, const char *name, unsigned processes,
                          bool suspend, struct kiln_err *err);
+    /* Marks a group rejected (traffic was rolled back away from it) or clears the mark;
+     * recorded with the group (AWS: a tag), so every console sees it. */
+    int (*group_mark_rejected)(struct kiln_provider *p, const char *name, bool rejected,
+                               struct kiln_err *err);
     int (*instance_terminate)(struct kiln_provider *p, const char *id, bool decrement,
                               struct kiln_err *err);
     /* The cluster lock: one mutating job per cluster, across consoles and machines.

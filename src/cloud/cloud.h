@@ -64,6 +64,11 @@ struct cloud_group {
     int min_size, max_size, desired;
     unsigned suspended; /* enum kiln_process bits; a new group has KILN_PROC_ADD_TO_LB */
     int64_t created_us;
+    /* What rollback needs to pick its target: the group that served when this one was
+     * created ("" for a first version), and when traffic was rolled back away from this
+     * one (a rejected version; 0 = never). */
+    char previous[KILN_GROUP_SIZE];
+    int64_t rejected_us;
 };
 
 struct cloud_instance {

@@ -392,6 +392,12 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
     int min = 1, max = 1, desired = 1;
     if (read_sizes(args, &min, &max, &desired, err) < 0)
         return -1;
+    const char *previous = NULL;
+    if (cJSON_GetObjectItemCaseSensitive(args, "previous") != NULL) {
+        previous = arg_str(args, "previous", true, KILN_GROUP_MAX, err);
+        if (previous == NULL || kiln_group_name_parse(previous, NULL, err) < 0)
+            return -1;
+    }
 
     pthread_mutex_lock(&c->mu);
     int rc = -1;
@@ -416,6 +422,8 @@ static int op_group_create(struct cloud *c, const cJSON *args, cJSON *res, struc
         /* Born disabled: a new group takes no traffic until it is enabled. */
         g->suspended = KILN_PROC_ADD_TO_LB;
         g->created_us = kiln_now_us();
+        if (previous != NULL)
+            snprintf(g->previous, sizeof g->previous, "%s", previous);
         cloud_add_group(c, g);
         cloud_changed(c);
         cJSON_AddItemToObject(res, "group", cloud_group_to_json(g));
@@ -612,6 +620,32 @@ static int op_instance_terminate(struct cloud *c, const cJSON *args, cJSON *res,
         cJSON_AddStringToObject(res, "id", id);
         if (g != NULL)
             cJSON_AddNumberToObject(res, "desired", g->desired);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* Marks a group rejected (traffic was rolled back away from it) or clears the mark, so
+ * that a rollback never picks a rejected version by default. */
+static int op_group_mark(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_err *err)
+{
+    const cJSON *rejected = cJSON_GetObjectItemCaseSensitive(args, "rejected");
+    if (!cJSON_IsBool(rejected))
+        return kiln_err_set(err, KILN_E_INVALID, "argument \"rejected\" must be true or false");
+    pthread_mutex_lock(&c->mu);
+    struct cloud_group *g = find_group_arg(c, args, err);
+    int rc = -1;
+    if (g != NULL) {
+        bool was = g->rejected_us != 0;
+        g->rejected_us = cJSON_IsTrue(rejected) ? (was ? g->rejected_us : kiln_now_us()) : 0;
+        cloud_changed(c);
+        cJSON_AddItemToObject(res, "group", cloud_group_to_json(g));
+        rc = save(c, err);
+        if (rc == 0 && was != (g->rejected_us != 0))
+            cloud_emit(c, "mark", g->cluster, g->name, NULL, NULL,
+                       cJSON_IsTrue(rejected) ? "%s is marked rejected (rolled back from)"
+                                              : "%s is no longer marked rejected",
+                       g->name);
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
@@ -837,6 +871,7 @@ static const struct {
     {KILND_OP_GROUP_DESTROY, op_group_destroy},
     {KILND_OP_GROUP_SUSPEND, op_group_suspend},
     {KILND_OP_GROUP_RESUME, op_group_resume},
+    {KILND_OP_GROUP_MARK, op_group_mark},
     {KILND_OP_INSTANCE_TERMINATE, op_instance_terminate},
     {KILND_OP_LOCK, op_lock},
     {KILND_OP_UNLOCK, op_unlock},

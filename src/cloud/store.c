@@ -67,6 +67,10 @@ cJSON *cloud_group_to_json(const struct cloud_group *x)
             cJSON_AddItemToArray(s, cJSON_CreateString(kiln_process_name(bit)));
     cJSON_AddBoolToObject(o, "enabled", cloud_group_enabled(x));
     cJSON_AddNumberToObject(o, "created_us", (double)x->created_us);
+    if (x->previous[0])
+        cJSON_AddStringToObject(o, "previous", x->previous);
+    if (x->rejected_us != 0)
+        cJSON_AddNumberToObject(o, "rejected_us", (double)x->rejected_us);
     return o;
 }
 
@@ -287,8 +291,14 @@ static int read_group(struct reader *r, const cJSON *o, struct cloud_group *x)
         get_int(r, o, "min", 0, 1000, &x->min_size) < 0 ||
         get_int(r, o, "max", 0, 1000, &x->max_size) < 0 ||
         get_int(r, o, "desired", 0, 1000, &x->desired) < 0 ||
-        get_i64(r, o, "created_us", &x->created_us) < 0)
+        get_i64(r, o, "created_us", &x->created_us) < 0 ||
+        get_str(r, o, "previous", x->previous, sizeof x->previous, false) < 0)
         return -1;
+    if (cJSON_GetObjectItemCaseSensitive(o, "rejected_us") != NULL &&
+        get_i64(r, o, "rejected_us", &x->rejected_us) < 0)
+        return -1;
+    if (x->previous[0] && kiln_group_name_parse(x->previous, NULL, NULL) < 0)
+        return bad(r, "previous", "is not a server group name (app-env-vNNN)");
     struct kiln_group_name gn;
     if (kiln_group_name_parse(x->name, &gn, NULL) < 0)
         return bad(r, "name", "is not a server group name (app-env-vNNN)");

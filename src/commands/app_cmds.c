@@ -211,6 +211,12 @@ static cJSON *group_json(const struct kiln_group *g)
     cJSON_AddStringToObject(o, "name", g->name);
     cJSON_AddNumberToObject(o, "version", g->version);
     cJSON_AddBoolToObject(o, "enabled", g->enabled);
+    cJSON_AddBoolToObject(o, "rejected", g->rejected_us != 0);
+    if (g->rejected_us != 0) {
+        iso(g->rejected_us, t);
+        cJSON_AddStringToObject(o, "rejected_at", t);
+    }
+    cJSON_AddStringToObject(o, "previous", g->previous ? g->previous : "");
     cJSON_AddStringToObject(o, "image", g->image_id);
     cJSON_AddStringToObject(o, "package", g->package ? g->package : "");
     cJSON_AddNumberToObject(o, "min", g->min_size);
@@ -233,9 +239,11 @@ static void print_text_env(FILE *out, const struct kiln_env *env)
     for (size_t g = 0; g < env->n_groups; g++) {
         const struct kiln_group *grp = env->groups[g];
         fprintf(out, "    %-28s %-8s %-18s %-32s %d/%d in service (min %d max %d)\n", grp->name,
-                grp->enabled ? "ENABLED" : "disabled", grp->image_id,
-                grp->package ? grp->package : "", grp->in_service, grp->desired, grp->min_size,
-                grp->max_size);
+                grp->enabled       ? "ENABLED"
+                : grp->rejected_us ? "rejected"
+                                   : "disabled",
+                grp->image_id, grp->package ? grp->package : "", grp->in_service, grp->desired,
+                grp->min_size, grp->max_size);
         for (size_t i = 0; i < grp->n_instances; i++) {
             const struct kiln_instance *x = grp->instances[i];
             fprintf(out, "      %-20s %-11s %-9s %-14s %s\n", x->id,

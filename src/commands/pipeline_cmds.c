@@ -122,6 +122,29 @@ static int source_opt(const struct kiln_cmd *cmd, const struct kiln_args *a, cJS
     return 0;
 }
 
+/* --take-over JOB: the cluster's interrupted job JOB is aborted first, inside the new
+ * job (without it, a cluster with an interrupted job refuses new changes). */
+#define TAKE_OVER_OPT                                                                              \
+    {                                                                                              \
+        "take-over", "JOB", "abort the cluster's interrupted job JOB first, then go on",           \
+            KILN_COMPLETE_JOB                                                                      \
+    }
+
+static int take_over_opt(const struct kiln_cmd *cmd, const struct kiln_args *a, cJSON *args,
+                         struct kiln_err *err)
+{
+    const char *v = kiln_args_get(cmd, a, "take-over");
+    if (v == NULL)
+        return 0;
+    char *end;
+    unsigned long long id = strtoull(v, &end, 10);
+    if (*v < '1' || *v > '9' || *end != '\0' || id > (1ULL << 50))
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--take-over takes a job id (kiln jobs), not '%.20s'", v);
+    cJSON_AddNumberToObject(args, "take_over", (double)id);
+    return 0;
+}
+
 /* ---- build, bake ---- */
 
 static const struct kiln_opt build_opts[] = {
@@ -231,6 +254,7 @@ static const struct kiln_opt deploy_opts[] = {
     {"desired", "N", "desired size", KILN_COMPLETE_NONE},
     {"health-timeout", "DUR", "how long to wait for healthy instances (default 5m)",
      KILN_COMPLETE_NONE},
+    TAKE_OVER_OPT,
     {0},
 };
 
@@ -244,6 +268,7 @@ static int deploy_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
     const char *pkg = kiln_args_get(cmd, a, "package");
     if (app_env(cmd, a, "env", args, err) < 0 || get_sizes(cmd, a, args, err) < 0 ||
         health_timeout(cmd, a, args, err) < 0 || source_opt(cmd, a, args, err) < 0 ||
+        take_over_opt(cmd, a, args, err) < 0 ||
         (image != NULL && kiln_image_id_validate(image, err) < 0) ||
         (pkg != NULL && kiln_package_nvr_validate(pkg, err) < 0)) {
         cJSON_Delete(args);
@@ -262,7 +287,7 @@ static int deploy_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
 const struct kiln_cmd kiln_cmd_deploy = {
     .name = "deploy",
     .usage = "APP --env ENV [--image ID | --package NVR | --source DIR] [--min N] [--max N] "
-             "[--desired N] [--health-timeout DUR]",
+             "[--desired N] [--health-timeout DUR] [--take-over JOB]",
     .summary = "deploy a new version red-black as a new server group",
     .help = "Creates the next group app-env-vNNN from the image (building and baking first\n"
             "when given a package or a source), detached; waits until every instance passes\n"
@@ -284,6 +309,7 @@ static const struct kiln_opt promote_opts[] = {
     {"max", "N", "maximum size", KILN_COMPLETE_NONE},
     {"desired", "N", "desired size", KILN_COMPLETE_NONE},
     {"health-timeout", "DUR", "how long to wait for healthy instances", KILN_COMPLETE_NONE},
+    TAKE_OVER_OPT,
     {0},
 };
 
@@ -292,7 +318,8 @@ static int promote_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct 
     const struct kiln_cmd *cmd = &kiln_cmd_promote;
     cJSON *args = cJSON_CreateObject();
     if (app_env(cmd, a, "from", args, err) < 0 || app_env(cmd, a, "to", args, err) < 0 ||
-        get_sizes(cmd, a, args, err) < 0 || health_timeout(cmd, a, args, err) < 0) {
+        get_sizes(cmd, a, args, err) < 0 || health_timeout(cmd, a, args, err) < 0 ||
+        take_over_opt(cmd, a, args, err) < 0) {
         cJSON_Delete(args);
         return kiln_cmd_usage(err);
     }
@@ -310,7 +337,7 @@ static int promote_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct 
 
 const struct kiln_cmd kiln_cmd_promote = {
     .name = "promote",
-    .usage = "APP --from ENV --to ENV",
+    .usage = "APP --from ENV --to ENV [--take-over JOB]",
     .summary = "deploy the exact image serving in one env into another (no rebuild)",
     .help = "Finds the image of the enabled group in --from and deploys it red-black into\n"
             "--to: the same bits that were tested, which is the point of immutable servers.",
@@ -326,8 +353,9 @@ const struct kiln_cmd kiln_cmd_promote = {
 
 static const struct kiln_opt rollback_opts[] = {
     {"env", "ENV", "the environment", KILN_COMPLETE_ENV},
-    {"to", "GROUP", "the group to bring back (default: the newest disabled one)",
+    {"to", "GROUP", "the group to bring back (default: the one that served before)",
      KILN_COMPLETE_GROUP},
+    TAKE_OVER_OPT,
     {0},
 };
 
@@ -337,7 +365,7 @@ static int rollback_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct
     cJSON *args = cJSON_CreateObject();
     const char *to = kiln_args_get(cmd, a, "to");
     struct kiln_group_name gn;
-    if (app_env(cmd, a, "env", args, err) < 0 ||
+    if (app_env(cmd, a, "env", args, err) < 0 || take_over_opt(cmd, a, args, err) < 0 ||
         (to != NULL && kiln_group_name_parse(to, &gn, err) < 0)) {
         cJSON_Delete(args);
         return kiln_cmd_usage(err);
@@ -348,11 +376,12 @@ static int rollback_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct
 
 const struct kiln_cmd kiln_cmd_rollback = {
     .name = "rollback",
-    .usage = "APP --env ENV [--to GROUP]",
+    .usage = "APP --env ENV [--to GROUP] [--take-over JOB]",
     .summary = "bring back the previous version (re-attach its group): seconds, no rebuild",
-    .help = "Picks the newest disabled group (or --to), scales it back up if needed, waits\n"
-            "until it is healthy, attaches it to the load balancer and detaches the current\n"
-            "one (kept, disabled). Never builds or bakes.",
+    .help = "Brings back the group that served before the current one (or --to), scales it\n"
+            "back up if needed, waits until it is healthy, attaches it to the load balancer\n"
+            "and detaches the current one (kept, disabled, and marked rejected: no later\n"
+            "rollback picks a rejected version unless --to names it). Never builds or bakes.",
     .opts = rollback_opts,
     .min_positional = 1,
     .max_positional = 1,
@@ -376,13 +405,15 @@ static const struct kiln_opt resize_opts[] = {
     {"min", "N", "minimum size", KILN_COMPLETE_NONE},
     {"max", "N", "maximum size", KILN_COMPLETE_NONE},
     {"desired", "N", "desired size", KILN_COMPLETE_NONE},
+    TAKE_OVER_OPT,
     {0},
 };
 
 static int resize_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln_err *err)
 {
     cJSON *args = cJSON_CreateObject();
-    if (group_arg(a, args, err) < 0 || get_sizes(&kiln_cmd_resize, a, args, err) < 0) {
+    if (group_arg(a, args, err) < 0 || get_sizes(&kiln_cmd_resize, a, args, err) < 0 ||
+        take_over_opt(&kiln_cmd_resize, a, args, err) < 0) {
         cJSON_Delete(args);
         return kiln_cmd_usage(err);
     }
@@ -396,7 +427,7 @@ static int resize_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
 
 const struct kiln_cmd kiln_cmd_resize = {
     .name = "resize",
-    .usage = "GROUP --min N --max N --desired N",
+    .usage = "GROUP --min N --max N --desired N [--take-over JOB]",
     .summary = "change a server group's size",
     .help = "The group launches or terminates instances to match.",
     .opts = resize_opts,
@@ -407,11 +438,16 @@ const struct kiln_cmd kiln_cmd_resize = {
     .exec = resize_exec,
 };
 
+static const struct kiln_opt group_opts[] = {
+    TAKE_OVER_OPT,
+    {0},
+};
+
 static int simple_group_exec(struct kiln_ctx *ctx, const struct kiln_args *a, const char *kind,
                              struct kiln_err *err)
 {
     cJSON *args = cJSON_CreateObject();
-    if (group_arg(a, args, err) < 0) {
+    if (group_arg(a, args, err) < 0 || take_over_opt(kiln_command_find(kind), a, args, err) < 0) {
         cJSON_Delete(args);
         return kiln_cmd_usage(err);
     }
@@ -435,7 +471,8 @@ static int destroy_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct 
 
 const struct kiln_cmd kiln_cmd_enable = {
     .name = "enable",
-    .usage = "GROUP",
+    .usage = "GROUP [--take-over JOB]",
+    .opts = group_opts,
     .summary = "attach a group to the load balancer (it takes traffic)",
     .help = "Resumes AddToLoadBalancer and attaches the group; returns once the load\n"
             "balancer serves it.",
@@ -448,7 +485,8 @@ const struct kiln_cmd kiln_cmd_enable = {
 
 const struct kiln_cmd kiln_cmd_disable = {
     .name = "disable",
-    .usage = "GROUP",
+    .usage = "GROUP [--take-over JOB]",
+    .opts = group_opts,
     .summary = "detach a group from the load balancer (kept, with its instances)",
     .help = "Suspends AddToLoadBalancer and detaches the group; its instances keep running\n"
             "so it can be enabled again in seconds.",
@@ -461,7 +499,8 @@ const struct kiln_cmd kiln_cmd_disable = {
 
 const struct kiln_cmd kiln_cmd_destroy = {
     .name = "destroy",
-    .usage = "GROUP",
+    .usage = "GROUP [--take-over JOB]",
+    .opts = group_opts,
     .summary = "terminate a group's instances and delete it",
     .help = "The group can no longer be rolled back to.",
     .min_positional = 1,
@@ -474,6 +513,7 @@ const struct kiln_cmd kiln_cmd_destroy = {
 static const struct kiln_opt terminate_opts[] = {
     {"decrement", NULL, "lower the group's desired size instead of replacing it",
      KILN_COMPLETE_NONE},
+    TAKE_OVER_OPT,
     {0},
 };
 
@@ -485,12 +525,16 @@ static int terminate_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struc
     cJSON_AddStringToObject(args, "instance", a->positional[0]);
     cJSON_AddNumberToObject(args, "decrement",
                             kiln_args_flag(&kiln_cmd_terminate, a, "decrement") ? 1 : 0);
+    if (take_over_opt(&kiln_cmd_terminate, a, args, err) < 0) {
+        cJSON_Delete(args);
+        return kiln_cmd_usage(err);
+    }
     return run_job(ctx, "terminate", args, NULL, err);
 }
 
 const struct kiln_cmd kiln_cmd_terminate = {
     .name = "terminate",
-    .usage = "INSTANCE [--decrement]",
+    .usage = "INSTANCE [--decrement] [--take-over JOB]",
     .summary = "terminate one instance (its group replaces it unless --decrement)",
     .help = "",
     .opts = terminate_opts,

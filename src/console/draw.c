@@ -33,6 +33,7 @@ static const struct glyph_pair glyphs[G_GLYPH_COUNT] = {
     [G_CIRCLE] = {L'\x25cb', "\u25cb", "o"},    [G_ARROW] = {L'\x2192', "\u2192", ">"},
     [G_BAR_ON] = {L'\x2588', "\u2588", "#"},    [G_BAR_OFF] = {L'\x2591', "\u2591", "."},
     [G_DOWN] = {L'\x2193', "\u2193", "v"},      [G_ELLIPSIS] = {L'\x2026', "\u2026", "~"},
+    [G_REJECTED] = {L'\x2717', "\u2717", "x"},
 };
 
 void ui_draw_init(bool utf8, bool ascii)

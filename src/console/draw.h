@@ -21,12 +21,13 @@ enum ui_glyph {
     G_UR,
     G_LL,
     G_LR,
-    G_BULLET,  /* ● enabled, healthy */
-    G_CIRCLE,  /* ○ disabled */
-    G_ARROW,   /* → */
-    G_BAR_ON,  /* █ */
-    G_BAR_OFF, /* ░ */
-    G_DOWN,    /* ↓ new lines below */
+    G_BULLET,   /* ● enabled, healthy */
+    G_CIRCLE,   /* ○ disabled */
+    G_REJECTED, /* ✗ disabled, rolled back from */
+    G_ARROW,    /* → */
+    G_BAR_ON,   /* █ */
+    G_BAR_OFF,  /* ░ */
+    G_DOWN,     /* ↓ new lines below */
     G_ELLIPSIS,
     G_GLYPH_COUNT,
 };

@@ -103,8 +103,8 @@ void ui_help_build(struct console *c)
     add(c, &cap, "# Screen");
     add(c, &cap,
         "  Apps | Server groups | Instances: %s enabled group or healthy instance, %s "
-        "disabled; UP is in-service/desired.",
-        ui_glyph(G_BULLET), ui_glyph(G_CIRCLE));
+        "disabled, %s rejected (rolled back from); UP is in-service/desired.",
+        ui_glyph(G_BULLET), ui_glyph(G_CIRCLE), ui_glyph(G_REJECTED));
     add(c, &cap, "  Changes to a protected env (%s) ask you to type its name.",
         c->cfg->n_protected_envs ? c->cfg->protected_envs[0] : "none configured");
     add(c, &cap, "  Theme: %s%s. Mouse: %s.", c->theme.name, c->color ? "" : " (no colour)",

@@ -208,7 +208,9 @@ static void groups_draw_row(struct console *c, struct pane *p, size_t i, int y, 
     snprintf(up, sizeof up, "%d/%d", g->in_service, g->desired);
     ui_age(g->created_us, c->now_us, age, sizeof age);
     const char *texts[] = {ver,
-                           ui_glyph(g->enabled ? G_BULLET : G_CIRCLE),
+                           ui_glyph(g->enabled            ? G_BULLET
+                                    : g->rejected_us != 0 ? G_REJECTED
+                                                          : G_CIRCLE),
                            up,
                            release,
                            g->image_id[0] ? g->image_id : "-",

@@ -318,11 +318,13 @@ struct kiln_group *kiln_snapshot_add_group(struct kiln_snapshot *snap, struct ki
     g->enabled = tmpl->enabled;
     g->image_id = arena_strdup(&s->arena, tmpl->image_id);
     g->package = arena_strdup(&s->arena, tmpl->package);
+    g->previous = arena_strdup(&s->arena, tmpl->previous ? tmpl->previous : "");
     g->min_size = tmpl->min_size;
     g->max_size = tmpl->max_size;
     g->desired = tmpl->desired;
     g->created_us = tmpl->created_us;
     g->suspended = tmpl->suspended;
+    g->rejected_us = tmpl->rejected_us;
     g->name = arena_strdup(&s->arena, name);
     g->env = env;
     vec_push(&s->groups, g);

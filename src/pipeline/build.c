@@ -3,6 +3,7 @@
  * package repo; then baked into an image by the provider. */
 #include "pipeline/pipe.h"
 
+#include "kiln/atomic_file.h"
 #include "kiln/context.h"
 #include "kiln/fstree.h"
 #include "kiln/manifest.h"
@@ -11,10 +12,14 @@
 #include "kiln/xalloc.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void on_rpmbuild_line(void *ctx, enum kiln_stream stream, const char *line)
 {
@@ -34,13 +39,13 @@ static bool job_cancelled(void *ctx)
     return kiln_job_cancelled(pp->job);
 }
 
-/* Each build gets a new release: one more than any package of the app so far. */
-static int next_release(struct pipe *pp, const char *app, struct kiln_err *err)
+/* The highest release of app's packages in the repo. */
+static int repo_release(struct pipe *pp, const char *app, long *best, struct kiln_err *err)
 {
     const struct kiln_snapshot *snap;
     if (pipe_inventory(pp, &snap, err) < 0)
         return -1;
-    long best = 0;
+    *best = 0;
     size_t alen = strlen(app);
     for (size_t i = 0; i < snap->n_packages; i++) {
         const char *nvr = snap->packages[i]->nvr;
@@ -49,11 +54,77 @@ static int next_release(struct pipe *pp, const char *app, struct kiln_err *err)
         /* name-version-release.arch: the release sits after the last dash. */
         const char *dash = strrchr(nvr, '-');
         long r = dash ? strtol(dash + 1, NULL, 10) : 0;
-        if (r > best)
-            best = r;
+        if (r > *best)
+            *best = r;
     }
     kiln_snapshot_release(snap);
-    return (int)best + 1;
+    return 0;
+}
+
+/* The highest release reserved by a build of app (build/releases/APP-N), pruning the
+ * reservations the repo has overtaken: a new release is above both anyway. */
+static long reserved_release(const char *dir, const char *app, long repo_best)
+{
+    long best = 0;
+    size_t alen = strlen(app);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, app, alen) != 0 || e->d_name[alen] != '-')
+            continue;
+        char *end;
+        long r = strtol(e->d_name + alen + 1, &end, 10);
+        if (*end != '\0' || r <= 0)
+            continue;
+        if (r <= repo_best)
+            unlinkat(dirfd(d), e->d_name, 0);
+        else if (r > best)
+            best = r;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Each build gets a new release: one more than any package of the app so far, and
+ * than any release another build is making now. Taking it is an exclusive create of
+ * build/releases/APP-N, so two builds at once (two envs deployed from source) never
+ * get the same one. */
+static int next_release(struct pipe *pp, const char *app, struct kiln_err *err)
+{
+    long best;
+    if (repo_release(pp, app, &best, err) < 0)
+        return -1;
+    char *dir = xasprintf("%s/build/releases", pp->ctx->paths.home);
+    if (kiln_mkdir_p(dir, 0700, err) < 0) {
+        free(dir);
+        return -1;
+    }
+    long r = best;
+    long reserved = reserved_release(dir, app, best);
+    if (reserved > r)
+        r = reserved;
+    for (int tries = 0; tries < 1000; tries++) {
+        r++;
+        char *path = xasprintf("%s/%s-%ld", dir, app, r);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int e = errno;
+        free(path);
+        if (fd >= 0) {
+            close(fd);
+            free(dir);
+            return (int)r;
+        }
+        if (e != EEXIST) {
+            kiln_err_set(err, KILN_E_IO, "cannot reserve release %ld of %s in %s: %s", r, app,
+                         dir, strerror(e));
+            free(dir);
+            return -1;
+        }
+    }
+    free(dir);
+    return kiln_err_set(err, KILN_E_FAILED, "cannot reserve a release of %s", app);
 }
 
 int pipe_build_into(struct pipe *pp, cJSON *out, struct kiln_err *err)
@@ -106,6 +177,12 @@ int pipe_build_into(struct pipe *pp, cJSON *out, struct kiln_err *err)
             pipe_log(pp, KILN_LOG_INFO, "built %s", pushed);
             cJSON_AddStringToObject(out, "package", pushed);
         }
+    }
+    if (rc < 0) {
+        /* A failed build gives its release back, so the next one takes it. */
+        char *res = xasprintf("%s/build/releases/%s-%d", pp->ctx->paths.home, app, release);
+        unlink(res);
+        free(res);
     }
     struct kiln_err rmerr = {0};
     if (kiln_tree_remove(work, &rmerr) < 0)

@@ -3,8 +3,10 @@
  *
  * A new version never changes a running server: it is a new group, created detached;
  * it takes traffic only once every instance passes its health check; then the old
- * group is detached and kept, disabled, for a rollback in seconds. If the new group
- * never gets healthy it is destroyed and the old one was never touched. */
+ * group is detached and kept, disabled, for a rollback in seconds. If any step after
+ * the new group exists fails, the job puts the cluster back as it was (the old groups
+ * serve, the new one is destroyed); if even that fails it ends interrupted, so that
+ * `kiln abort` can finish the undo. */
 #include "pipeline/pipe.h"
 
 #include "kiln/context.h"
@@ -89,6 +91,9 @@ static int step_plan(struct pipe *pp, cJSON *out, struct kiln_err *err)
         }
     }
     choose_sizes(pp, current, out);
+    /* Recorded with the new group: rollback's default target is what served before. */
+    if (current != NULL)
+        cJSON_AddStringToObject(out, "previous", current->name);
     pipe_log(pp, KILN_LOG_INFO, "new group %s from %s; %s", name, pipe_str(pp, "image"),
              current ? "the group taking traffic now is kept for rollback" : "first version");
     kiln_snapshot_release(snap);
@@ -115,6 +120,7 @@ static int step_create(struct pipe *pp, cJSON *out, struct kiln_err *err)
         .min_size = (int)pipe_int(pp, "min", 1),
         .max_size = (int)pipe_int(pp, "max", 1),
         .desired = (int)pipe_int(pp, "desired", 1),
+        .previous = pipe_str(pp, "previous"),
     };
     return pp->prov->ops->group_create(pp->prov, &spec, err);
 }
@@ -150,26 +156,48 @@ static int step_disable_old(struct pipe *pp, cJSON *out, struct kiln_err *err)
     return 0;
 }
 
+/* The last known-good group of env once `fresh` serves: the group that served before
+ * it unless traffic was rolled back away from that one, else the newest disabled
+ * group that never was. NULL when there is none. */
+static const struct kiln_group *last_known_good(const struct kiln_snapshot *snap,
+                                                const struct kiln_env *env, const char *fresh,
+                                                const char *previous)
+{
+    const struct kiln_group *p = previous ? kiln_snapshot_find_group(snap, previous) : NULL;
+    if (p != NULL && p->env == env && !p->enabled && p->rejected_us == 0)
+        return p;
+    for (size_t i = 0; env != NULL && i < env->n_groups; i++) {
+        const struct kiln_group *g = env->groups[i];
+        if (!g->enabled && g->rejected_us == 0 && strcmp(g->name, fresh) != 0)
+            return g;
+    }
+    return NULL;
+}
+
 static int step_cleanup(struct pipe *pp, cJSON *out, struct kiln_err *err)
 {
     const struct kiln_snapshot *snap;
     if (pipe_inventory(pp, &snap, err) < 0)
         return -1;
     const struct kiln_env *env = kiln_snapshot_find_env(snap, cluster_app(pp), cluster_env(pp));
+    const char *fresh = pipe_str(pp, "group");
+    /* max_remaining_groups never destroys the last known-good group: it counts first,
+     * then the newest others (the likeliest rollbacks), rejected versions included. */
+    const struct kiln_group *good = last_known_good(snap, env, fresh, pipe_str(pp, "previous"));
     int keep = pp->ctx->config.max_remaining_groups;
-    int kept = 0;
+    int kept = good != NULL ? 1 : 0;
     int rc = 0;
     cJSON *destroyed = cJSON_AddArrayToObject(out, "destroyed");
-    /* Newest first: the most recent disabled groups are the likeliest rollbacks. */
     for (size_t i = 0; env != NULL && i < env->n_groups && rc == 0; i++) {
         const struct kiln_group *g = env->groups[i];
-        if (g->enabled || strcmp(g->name, pipe_str(pp, "group")) == 0)
+        if (g->enabled || g == good || strcmp(g->name, fresh) == 0)
             continue;
         if (kept < keep) {
             kept++;
             continue;
         }
-        pipe_log(pp, KILN_LOG_INFO, "destroying %s (more than %d disabled groups)", g->name, keep);
+        pipe_log(pp, KILN_LOG_INFO, "destroying %s (more than %d disabled groups%s)", g->name, keep,
+                 good ? "; the last known-good one is kept" : "");
         rc = pp->prov->ops->group_destroy(pp->prov, g->name, err);
         if (rc == 0)
             cJSON_AddItemToArray(destroyed, cJSON_CreateString(g->name));
@@ -192,26 +220,40 @@ static int destroy_new(struct pipe *pp, struct kiln_err *err)
     return pp->prov->ops->group_destroy(pp->prov, group, err);
 }
 
+static int deploy_undo(struct pipe *pp, struct kiln_err *err);
+
+/* After a failure past create-group: back to how the cluster was, at once, rather
+ * than a job that says failed and cannot be aborted while its group serves. */
+static int undo_after_failure(struct pipe *pp, struct kiln_err *err)
+{
+    /* Cut off from the cloud (kilnd died, the disk filled) nothing can be undone
+     * now: the job ends interrupted and `kiln abort` undoes it later. */
+    if (err->code == KILN_E_IO)
+        return -1;
+    struct kiln_err uerr = {0};
+    if (deploy_undo(pp, &uerr) < 0) {
+        pipe_log(pp, KILN_LOG_ERROR, "could not put %s back as it was: %s", pp->locked_cluster,
+                 uerr.msg);
+        pp->interrupted = true;
+        kiln_err_prefix(err, "and the undo failed (%.300s)", uerr.msg);
+        return -1;
+    }
+    pipe_log(pp, KILN_LOG_INFO, "%s is as it was before this job", pp->locked_cluster);
+    return -1;
+}
+
 static int deploy_steps(struct pipe *pp, struct kiln_err *err)
 {
     if (pipe_step(pp, "plan", step_plan, err) < 0 ||
         pipe_step(pp, "create-group", step_create, err) < 0)
         return -1;
-    if (pipe_step(pp, "wait-healthy", step_wait_healthy, err) < 0) {
-        /* Never healthy (or cancelled): the new group goes, the old never changed.
-         * Cut off from the cloud, nothing can be destroyed: `kiln abort` will. */
-        if (err->code == KILN_E_IO)
-            return -1;
-        struct kiln_err derr = {0};
-        if (destroy_new(pp, &derr) < 0)
-            pipe_log(pp, KILN_LOG_ERROR, "could not destroy %s: %s", pipe_str(pp, "group"),
-                     derr.msg);
-        return -1;
-    }
-    if (pipe_step(pp, "enable", step_enable, err) < 0 ||
+    if (pipe_step(pp, "wait-healthy", step_wait_healthy, err) < 0 ||
+        pipe_step(pp, "enable", step_enable, err) < 0 ||
         pipe_step(pp, "wait-in-service", step_wait_in_service, err) < 0 ||
-        pipe_step(pp, "disable-old", step_disable_old, err) < 0 ||
-        pipe_step(pp, "cleanup", step_cleanup, err) < 0)
+        pipe_step(pp, "disable-old", step_disable_old, err) < 0)
+        return undo_after_failure(pp, err);
+    /* The new group serves: a failed cleanup leaves extra disabled groups, no harm. */
+    if (pipe_step(pp, "cleanup", step_cleanup, err) < 0)
         return -1;
     pp->result = cJSON_CreateObject();
     cJSON_AddStringToObject(pp->result, "group", pipe_str(pp, "group"));
@@ -277,8 +319,70 @@ int pipe_promote(struct pipe *pp, struct kiln_err *err)
     return deploy_steps(pp, err);
 }
 
-/* Abort: back to how the cluster was before the job. The groups that served before
- * are enabled again first, so traffic never finds no group; then the new group goes. */
+/* Undo: only what this job changed, and never against what changed after it. The
+ * groups that served before are enabled again only if this job may have disabled
+ * them (disable-old began) and nothing else serves now; then the new group goes,
+ * unless it is the only thing serving. */
+static int deploy_undo(struct pipe *pp, struct kiln_err *err)
+{
+    const char *fresh = pipe_str(pp, "group");
+    const struct kiln_snapshot *snap;
+    if (fresh == NULL)
+        return 0;
+    if (pipe_inventory(pp, &snap, err) < 0)
+        return -1;
+    const cJSON *old = cJSON_GetObjectItemCaseSensitive(pp->data, "old");
+    const struct kiln_group *mine = kiln_snapshot_find_group(snap, fresh);
+    const struct kiln_env *env = mine ? mine->env : NULL;
+    const struct kiln_group *foreign = NULL;
+    for (size_t i = 0; env != NULL && i < env->n_groups && foreign == NULL; i++) {
+        const struct kiln_group *g = env->groups[i];
+        bool was_old = false;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, old) was_old |= strcmp(o->valuestring, g->name) == 0;
+        if (g->enabled && g != mine && !was_old)
+            foreign = g;
+    }
+    int rc = 0;
+    int serving_old = 0;
+    const cJSON *g;
+    cJSON_ArrayForEach(g, old)
+    {
+        const struct kiln_group *og = kiln_snapshot_find_group(snap, g->valuestring);
+        if (og == NULL) {
+            pipe_log(pp, KILN_LOG_WARN, "%s is gone (destroyed after this job): not restored",
+                     g->valuestring);
+        } else if (og->enabled) {
+            serving_old++;
+        } else if (foreign != NULL) {
+            pipe_log(pp, KILN_LOG_WARN,
+                     "%s is left disabled: %s serves now, enabled after this job", og->name,
+                     foreign->name);
+        } else if (!pipe_step_started(pp, "disable-old")) {
+            pipe_log(pp, KILN_LOG_WARN,
+                     "%s is left disabled: this job never disabled it (it was changed after)",
+                     og->name);
+        } else if (rc == 0) {
+            rc = pp->prov->ops->group_enable(pp->prov, og->name, err);
+            if (rc == 0) {
+                serving_old++;
+                pipe_log(pp, KILN_LOG_INFO, "%s serves again", og->name);
+            }
+        }
+    }
+    bool mine_enabled = mine != NULL && mine->enabled;
+    kiln_snapshot_release(snap);
+    if (rc < 0 || mine == NULL)
+        return rc;
+    if (mine_enabled && serving_old == 0 && foreign == NULL && cJSON_GetArraySize(old) > 0) {
+        return kiln_err_set(err, KILN_E_FAILED,
+                            "%s is the only group serving and the groups before it cannot "
+                            "serve again: it is kept (kiln rollback or kiln destroy)",
+                            fresh);
+    }
+    return destroy_new(pp, err);
+}
+
 int pipe_deploy_abort(struct pipe *pp, struct kiln_err *err)
 {
     const char *env = cluster_env(pp) ? cluster_env(pp) : pipe_str(pp, "to");
@@ -290,13 +394,5 @@ int pipe_deploy_abort(struct pipe *pp, struct kiln_err *err)
         pipe_log(pp, KILN_LOG_INFO, "the job never planned a group: nothing to undo");
         return 0;
     }
-    const cJSON *old = cJSON_GetObjectItemCaseSensitive(pp->data, "old");
-    const cJSON *g;
-    cJSON_ArrayForEach(g, old)
-    {
-        if (pp->prov->ops->group_enable(pp->prov, g->valuestring, err) < 0)
-            return -1;
-        pipe_log(pp, KILN_LOG_INFO, "%s serves again", g->valuestring);
-    }
-    return destroy_new(pp, err);
+    return deploy_undo(pp, err);
 }

@@ -8,4 +8,5 @@ libkiln_a_SOURCES += \
 	src/pipeline/deploy.c \
 	src/pipeline/rollback.c \
 	src/pipeline/groupops.c \
+	src/pipeline/takeover.c \
 	src/pipeline/try.c

@@ -53,6 +53,12 @@ static int kind_index(const char *kind)
     return -1;
 }
 
+pipe_fn pipe_kind_abort(const char *kind)
+{
+    int k = kind_index(kind);
+    return k < 0 ? NULL : kinds[k].abort;
+}
+
 /* ---- logging ---- */
 
 void pipe_log(struct pipe *pp, enum kiln_log_level level, const char *fmt, ...)
@@ -121,6 +127,25 @@ void pipe_test_kill_point(struct pipe *pp, const char *step, const char *phase)
     }
 }
 
+bool pipe_test_fail_point(struct pipe *pp, const char *step, struct kiln_err *err)
+{
+    const char *at = getenv("KILN_TEST_FAIL_AT");
+    if (at == NULL || at[0] == '\0')
+        return false;
+    char want[160];
+    snprintf(want, sizeof want, "%s:%s", pp->kind, step);
+    if (strcmp(at, want) != 0)
+        return false;
+    kiln_err_set(err, KILN_E_FAILED, "step %s failed (KILN_TEST_FAIL_AT)", step);
+    return true;
+}
+
+bool pipe_step_started(struct pipe *pp, const char *name)
+{
+    struct kiln_journal_step st;
+    return pp->journal != NULL && kiln_journal_find_step(pp->journal, name, NULL, &st);
+}
+
 bool pipe_step_done(struct pipe *pp, const char *name)
 {
     struct kiln_journal_step st;
@@ -145,7 +170,7 @@ int pipe_step(struct pipe *pp, const char *name, pipe_step_fn fn, struct kiln_er
         return -1;
     pipe_test_kill_point(pp, name, "before");
     cJSON *out = cJSON_CreateObject();
-    int rc = fn(pp, out, err);
+    int rc = pipe_test_fail_point(pp, name, err) ? -1 : fn(pp, out, err);
     merge_data(pp, out);
     struct kiln_err jerr = {0};
     if (kiln_journal_step_after(pp->journal, name, rc == 0 ? "ok" : "failed", out, &jerr) < 0 &&
@@ -164,10 +189,17 @@ int pipe_step(struct pipe *pp, const char *name, pipe_step_fn fn, struct kiln_er
 
 int pipe_lock(struct pipe *pp, const char *cluster, struct kiln_err *err)
 {
+    if (strcmp(pp->inherited_lock, cluster) == 0)
+        return 0;
     if (pp->prov->ops->lock(pp->prov, cluster, &pp->owner, err) < 0)
         return -1;
     pp->locked = true;
     snprintf(pp->locked_cluster, sizeof pp->locked_cluster, "%s", cluster);
+    /* Under the lock, so no other kiln starts a job on the cluster meanwhile. */
+    if (pipe_check_interrupted(pp, cluster, err) < 0) {
+        pipe_unlock(pp);
+        return -1;
+    }
     return 0;
 }
 
@@ -278,7 +310,7 @@ static void pipe_free(void *arg)
     free(pp);
 }
 
-static void append_history(struct pipe *pp, const char *result, int64_t took_ms, const char *detail)
+void pipe_append_history(struct pipe *pp, const char *result, int64_t took_ms, const char *detail)
 {
     struct kiln_history_entry e = {
         .user = pp->owner_user,
@@ -332,9 +364,9 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
     /* A job cut off from the cloud (kilnd died, the disk filled) did not fail: it was
      * interrupted, and `kiln resume` or `kiln abort` take it from its journal. */
     const char *state = rc == 0 ? (pp->mode == PIPE_ABORT ? "aborted" : "succeeded")
-                        : err->code == KILN_E_CANCELLED ? "cancelled"
-                        : err->code == KILN_E_IO        ? "interrupted"
-                                                        : "failed";
+                        : err->code == KILN_E_CANCELLED             ? "cancelled"
+                        : err->code == KILN_E_IO || pp->interrupted ? "interrupted"
+                                                                    : "failed";
     if (strcmp(state, "interrupted") == 0) {
         char why[KILN_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
@@ -355,7 +387,7 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
         /* The result rides in the journal too, for `kiln jobs` and scripts. */
         kiln_journal_step_after(pp->journal, "result", "ok", pp->result, NULL);
     }
-    append_history(pp, state, (kiln_mono_us() - t0) / 1000, rc == 0 ? NULL : err->msg);
+    pipe_append_history(pp, state, (kiln_mono_us() - t0) / 1000, rc == 0 ? NULL : err->msg);
     kiln_provider_close(pp->prov);
     pp->prov = NULL;
     kiln_journal_free(pp->journal);
@@ -487,6 +519,16 @@ struct kiln_job *kiln_pipeline_submit(struct kiln_ctx *ctx, const char *kind, cJ
     return start(ctx, pp, err);
 }
 
+void pipe_merge_journal_data(struct pipe *pp, struct kiln_journal *j)
+{
+    /* What completed steps found comes back with them, as they are skipped. */
+    for (size_t i = 0; i < kiln_journal_step_count(j); i++) {
+        struct kiln_journal_step st;
+        if (kiln_journal_step_at(j, i, &st) && strcmp(st.phase, "after") == 0 && st.data != NULL)
+            merge_data(pp, st.data);
+    }
+}
+
 static struct kiln_job *reopen(struct kiln_ctx *ctx, uint64_t id, enum pipe_mode mode,
                                struct kiln_err *err)
 {
@@ -523,12 +565,7 @@ static struct kiln_job *reopen(struct kiln_ctx *ctx, uint64_t id, enum pipe_mode
     pp->mode = mode;
     pp->args = cJSON_Duplicate(kiln_journal_args(j), true);
     pp->journal = j;
-    /* What completed steps found comes back with them, as they are skipped. */
-    for (size_t i = 0; i < kiln_journal_step_count(j); i++) {
-        struct kiln_journal_step st;
-        if (kiln_journal_step_at(j, i, &st) && strcmp(st.phase, "after") == 0 && st.data != NULL)
-            merge_data(pp, st.data);
-    }
+    pipe_merge_journal_data(pp, j);
     return start(ctx, pp, err);
 }
 

@@ -40,6 +40,11 @@ struct pipe {
     char owner_user[320], owner_host[256];
     bool locked;
     char locked_cluster[96];
+    /* A job run inside another (an abort by --take-over) shares that job's lock. */
+    char inherited_lock[96];
+    /* Set when the job could not put the cluster back after a failure: it ends
+     * interrupted, so `kiln abort` can, instead of failed. */
+    bool interrupted;
 };
 
 /* The body of a kind of job. */
@@ -54,6 +59,18 @@ int pipe_rollback_abort(struct pipe *pp, struct kiln_err *err);
 int pipe_promote(struct pipe *pp, struct kiln_err *err);
 int pipe_group_op(struct pipe *pp, struct kiln_err *err);
 int pipe_try(struct pipe *pp, struct kiln_err *err);
+
+/* The abort of a kind of job, NULL when the kind has none. */
+pipe_fn pipe_kind_abort(const char *kind);
+/* Puts what journal j's completed steps found into pp->data. */
+void pipe_merge_journal_data(struct pipe *pp, struct kiln_journal *j);
+/* Appends the job's line to the audit history. */
+void pipe_append_history(struct pipe *pp, const char *result, int64_t took_ms, const char *detail);
+
+/* Refuses a new mutation of `cluster` while one of its jobs is interrupted (naming
+ * it, its step, and kiln resume / kiln abort), unless the job's "take_over" argument
+ * names that job: then it is aborted first, inside this job (takeover.c). */
+int pipe_check_interrupted(struct pipe *pp, const char *cluster, struct kiln_err *err);
 
 /* The build and bake steps, shared by the build/bake jobs and deploy: they put
  * "package" / "image" into out. */
@@ -72,6 +89,8 @@ int pipe_step(struct pipe *pp, const char *name, pipe_step_fn fn, struct kiln_er
 
 /* Whether step `name` completed (in this run or an earlier one). */
 bool pipe_step_done(struct pipe *pp, const char *name);
+/* Whether step `name` began (it may or may not have taken effect). */
+bool pipe_step_started(struct pipe *pp, const char *name);
 
 /* The cluster lock for the job's whole run (the provider's: seen by every console). */
 int pipe_lock(struct pipe *pp, const char *cluster, struct kiln_err *err);
@@ -94,5 +113,8 @@ int pipe_wait_group(struct pipe *pp, const char *name, int want, bool in_service
 /* Test hook: KILN_TEST_KILL_AT=kind:step:before|after makes kiln SIGKILL itself
  * there, so tests can prove that every step boundary is resumable. */
 void pipe_test_kill_point(struct pipe *pp, const char *step, const char *phase);
+/* Test hook: KILN_TEST_FAIL_AT=kind:step makes that step fail without running, so
+ * tests can prove that a failure at every step leaves the cluster as it was. */
+bool pipe_test_fail_point(struct pipe *pp, const char *step, struct kiln_err *err);
 
 #endif

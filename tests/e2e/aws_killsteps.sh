@@ -25,6 +25,10 @@ groups_of() {
     "$KILN" status hello-world --env test --json |
         json "' '.join('%s:%s' % (g['name'], 'on' if g['enabled'] else 'off') for g in d[0]['envs'][0]['groups'])"
 }
+disabled_group() { # the newest disabled group
+    "$KILN" status hello-world --env test --json |
+        json "[g['name'] for g in d[0]['envs'][0]['groups'] if not g['enabled']][0]"
+}
 consistent() {
     python3 - "$FX" <<'PYEOF'
 import sys, botocore.session
@@ -84,7 +88,9 @@ for how in resume abort; do
         kill_at deploy "$step" "$how" deploy hello-world --env test --package "$nvr"
     done
     for step in plan capacity wait-healthy enable wait-in-service disable-current; do
-        kill_at rollback "$step" "$how" rollback hello-world --env test
+        # --to: a rollback right after a rollback names its target (the group rolled
+        # back from is rejected, never a default target)
+        kill_at rollback "$step" "$how" rollback hello-world --env test --to "$(disabled_group)"
     done
 done
 run "$KILN" jobs

@@ -18,6 +18,11 @@ state_of() { # the env's groups as name:on|off, newest first
         json "' '.join('%s:%s' % (g['name'], 'on' if g['enabled'] else 'off') for g in d[0]['envs'][0]['groups'])"
 }
 
+disabled_of() { # the env's newest disabled group
+    "$KILN" status hello-world --env "$1" --json |
+        json "[g['name'] for g in d[0]['envs'][0]['groups'] if not g['enabled']][0]"
+}
+
 # kill_at KIND STEP ENV HOW CMD...: runs CMD with kiln killed before STEP, then HOW.
 kill_at() {
     local kind=$1 step=$2 env=$3 how=$4
@@ -40,7 +45,9 @@ kill_at() {
 
 for how in resume abort; do
     for step in plan capacity wait-healthy enable wait-in-service disable-current; do
-        kill_at rollback "$step" test "$how" rollback hello-world --env test
+        # --to: rolling back twice in a row needs it (the group rolled back from is
+        # rejected, never a default target)
+        kill_at rollback "$step" test "$how" rollback hello-world --env test --to "$(disabled_of test)"
     done
 done
 for how in resume abort; do

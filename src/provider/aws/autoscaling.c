@@ -209,6 +209,24 @@ int aws_asg_create(struct kiln_aws_client *c, const struct aws_asg_create *s, st
     return -1;
 }
 
+int aws_asg_tag(struct kiln_aws_client *c, const char *name, const char *key, const char *value,
+                struct kiln_err *err)
+{
+    struct kiln_aws_query q;
+    kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, value ? "CreateOrUpdateTags" : "DeleteTags");
+    kiln_aws_query_add(&q, "Tags.member.1.ResourceId", name);
+    kiln_aws_query_add(&q, "Tags.member.1.ResourceType", "auto-scaling-group");
+    kiln_aws_query_add(&q, "Tags.member.1.Key", key);
+    if (value != NULL) {
+        kiln_aws_query_add(&q, "Tags.member.1.Value", value);
+        kiln_aws_query_add(&q, "Tags.member.1.PropagateAtLaunch", "false");
+    }
+    if (aws_call(c, &q, NULL, err) == 0)
+        return 0;
+    kiln_err_prefix(err, "cannot tag the Auto Scaling group %s", name);
+    return -1;
+}
+
 int aws_asg_update_sizes(struct kiln_aws_client *c, const char *name, int min, int max, int desired,
                          struct kiln_err *err)
 {

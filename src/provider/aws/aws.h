@@ -37,12 +37,14 @@ struct kiln_ctx;
 struct kiln_provider *kiln_aws_open(struct kiln_ctx *ctx, struct kiln_err *err);
 
 /* The tags kiln reads and writes. */
-#define AWS_TAG_APP     "kiln:app"
-#define AWS_TAG_ENV     "kiln:env"
-#define AWS_TAG_PACKAGE "kiln:package"
-#define AWS_TAG_IMAGE   "kiln:image"
-#define AWS_TAG_LOCK    "kiln:lock"
-#define AWS_TAG_CHAOS   "kiln:chaos"
+#define AWS_TAG_APP      "kiln:app"
+#define AWS_TAG_ENV      "kiln:env"
+#define AWS_TAG_PACKAGE  "kiln:package"
+#define AWS_TAG_IMAGE    "kiln:image"
+#define AWS_TAG_LOCK     "kiln:lock"
+#define AWS_TAG_CHAOS    "kiln:chaos"
+#define AWS_TAG_PREVIOUS "kiln:previous" /* the group serving when this one was made */
+#define AWS_TAG_REJECTED "kiln:rejected" /* when traffic was rolled back away from it */
 
 #define AWS_ELB_NAME_SIZE 33 /* ELB names: 1..32 of [a-zA-Z0-9-] */
 #define AWS_ID_SIZE       32 /* i-..., ami-..., lt-... */
@@ -264,6 +266,9 @@ int aws_asg_load_balancer(struct kiln_aws_client *c, const char *name, const cha
                           struct kiln_err *err);
 /* Force: its instances go too. A group that is gone already is fine. */
 int aws_asg_delete(struct kiln_aws_client *c, const char *name, struct kiln_err *err);
+/* Sets tag key on group name (CreateOrUpdateTags), or deletes it when value is NULL. */
+int aws_asg_tag(struct kiln_aws_client *c, const char *name, const char *key, const char *value,
+                struct kiln_err *err);
 int aws_asg_terminate_instance(struct kiln_aws_client *c, const char *id, bool decrement,
                                struct kiln_err *err);
 const char *aws_process_name(unsigned bit);
@@ -408,6 +413,8 @@ int aws_group_resize(struct kiln_provider *p, const char *name, int min, int max
 int aws_group_enable(struct kiln_provider *p, const char *name, struct kiln_err *err);
 int aws_group_disable(struct kiln_provider *p, const char *name, struct kiln_err *err);
 int aws_group_destroy(struct kiln_provider *p, const char *name, struct kiln_err *err);
+int aws_group_mark_rejected(struct kiln_provider *p, const char *name, bool rejected,
+                            struct kiln_err *err);
 int aws_group_suspend(struct kiln_provider *p, const char *name, unsigned processes, bool suspend,
                       struct kiln_err *err);
 int aws_instance_terminate(struct kiln_provider *p, const char *id, bool decrement,

@@ -59,12 +59,16 @@ int aws_group_create(struct kiln_provider *p, const struct kiln_group_spec *spec
         spec->instance_type && spec->instance_type[0] ? spec->instance_type : a->instance_type;
     int rc = aws_ec2_create_launch_template(a->client, spec->name, spec->image, type, err);
     if (rc == 0) {
-        struct aws_tag tags[] = {
+        struct aws_tag tags[5] = {
             {AWS_TAG_APP, gn.app},
             {AWS_TAG_ENV, gn.env},
             {AWS_TAG_IMAGE, (char *)spec->image},
-            {AWS_TAG_PACKAGE, (char *)(spec->package ? spec->package : "")},
         };
+        size_t n_tags = 3;
+        if (spec->package && spec->package[0])
+            tags[n_tags++] = (struct aws_tag){AWS_TAG_PACKAGE, (char *)spec->package};
+        if (spec->previous && spec->previous[0])
+            tags[n_tags++] = (struct aws_tag){AWS_TAG_PREVIOUS, (char *)spec->previous};
         struct aws_asg_create c = {
             .name = spec->name,
             .launch_template = spec->name,
@@ -73,7 +77,7 @@ int aws_group_create(struct kiln_provider *p, const struct kiln_group_spec *spec
             .desired = spec->desired,
             .zones = elbs.n > 0 && elbs.v[0].zones.n > 0 ? &elbs.v[0].zones : NULL,
             .tags = tags,
-            .n_tags = spec->package && spec->package[0] ? 4 : 3,
+            .n_tags = n_tags,
         };
         rc = aws_asg_create(a->client, &c, err);
     }
@@ -224,6 +228,16 @@ int aws_group_destroy(struct kiln_provider *p, const char *name, struct kiln_err
     if (aws_asg_delete(a->client, name, err) < 0)
         return -1;
     return aws_ec2_delete_launch_template(a->client, name, err);
+}
+
+int aws_group_mark_rejected(struct kiln_provider *p, const char *name, bool rejected,
+                            struct kiln_err *err)
+{
+    struct aws *a = aws_of(p);
+    aws_lock_refresh(a);
+    char when[KILN_ISO_TIME_MAX];
+    return aws_asg_tag(a->client, name, AWS_TAG_REJECTED,
+                       rejected ? kiln_time_iso(kiln_now_us(), when) : NULL, err);
 }
 
 int aws_group_suspend(struct kiln_provider *p, const char *name, unsigned processes, bool suspend,

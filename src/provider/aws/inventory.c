@@ -530,6 +530,15 @@ static const char *image_package(const struct inv *v, const char *image)
     return "";
 }
 
+/* The kiln:rejected tag's time; a tag that does not parse still marks the group. */
+static int64_t rejected_since(const char *tag)
+{
+    if (tag == NULL || tag[0] == '\0')
+        return 0;
+    int64_t us = 0;
+    return kiln_time_parse_iso(tag, &us, NULL) == 0 && us > 0 ? us : 1;
+}
+
 static int add_groups(struct inv *v, struct kiln_snapshot *snap, struct kiln_app ***apps,
                       size_t *n_apps, struct cluster **cl, size_t *n_cl, struct kiln_err *err)
 {
@@ -565,6 +574,8 @@ static int add_groups(struct inv *v, struct kiln_snapshot *snap, struct kiln_app
             .desired = g->desired,
             .created_us = g->created_us,
             .suspended = g->suspended,
+            .previous = aws_tags_get(&g->tags, AWS_TAG_PREVIOUS),
+            .rejected_us = rejected_since(aws_tags_get(&g->tags, AWS_TAG_REJECTED)),
         };
         struct kiln_group *grp = kiln_snapshot_add_group(snap, c->node, &tmpl, err);
         if (grp == NULL || add_instances(v, snap, grp, g, c, err) < 0)

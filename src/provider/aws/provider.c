@@ -268,6 +268,7 @@ static const struct kiln_provider_ops aws_ops = {
     .group_disable = aws_group_disable,
     .group_destroy = aws_group_destroy,
     .group_suspend = aws_group_suspend,
+    .group_mark_rejected = aws_group_mark_rejected,
     .instance_terminate = aws_instance_terminate,
     .lock = aws_lock,
     .unlock = aws_unlock,

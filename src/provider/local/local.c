@@ -192,6 +192,8 @@ static int add_groups(struct kiln_snapshot *snap, const cJSON *state, struct kil
             .desired = jint(g, "desired"),
             .created_us = ji64(g, "created_us"),
             .suspended = suspended_bits(g),
+            .previous = jstr(g, "previous"),
+            .rejected_us = ji64(g, "rejected_us"),
         };
         struct kiln_group *grp = kiln_snapshot_add_group(snap, env, &tmpl, err);
         if (grp == NULL)
@@ -345,6 +347,8 @@ static int local_group_create(struct kiln_provider *p, const struct kiln_group_s
     cJSON_AddNumberToObject(a, "min", s->min_size);
     cJSON_AddNumberToObject(a, "max", s->max_size);
     cJSON_AddNumberToObject(a, "desired", s->desired);
+    if (s->previous != NULL && s->previous[0])
+        cJSON_AddStringToObject(a, "previous", s->previous);
     return call(p, KILND_OP_GROUP_CREATE, a, NULL, err);
 }
 
@@ -391,6 +395,15 @@ static int local_group_suspend(struct kiln_provider *p, const char *name, unsign
         if (processes & bit)
             cJSON_AddItemToArray(procs, cJSON_CreateString(kiln_process_name(bit)));
     return call(p, suspend ? KILND_OP_GROUP_SUSPEND : KILND_OP_GROUP_RESUME, a, NULL, err);
+}
+
+static int local_group_mark_rejected(struct kiln_provider *p, const char *name, bool rejected,
+                                     struct kiln_err *err)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddStringToObject(a, "name", name);
+    cJSON_AddBoolToObject(a, "rejected", rejected);
+    return call(p, KILND_OP_GROUP_MARK, a, NULL, err);
 }
 
 static int local_instance_terminate(struct kiln_provider *p, const char *id, bool decrement,
@@ -517,6 +530,7 @@ static const struct kiln_provider_ops local_ops = {
     .package_push = local_package_push,
     .bake = local_bake,
     .group_create = local_group_create,
+    .group_mark_rejected = local_group_mark_rejected,
     .group_resize = local_group_resize,
     .group_enable = local_group_enable,
     .group_disable = local_group_disable,
