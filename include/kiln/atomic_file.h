@@ -56,6 +56,12 @@ int kiln_sync_dir(const char *dir);
  * does); existing directories are fine. */
 int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err);
 
+/* Opens path for reading only if it is a regular file, without blocking on the way: a
+ * FIFO or a device given as a config or theme would hang kiln in open() or read().
+ * Returns the fd, or -1 with errno (EISDIR for a directory, ENODEV for anything else
+ * that is not a regular file). */
+int kiln_open_regular(const char *path);
+
 /* Whether a directory entry's name looks like one of our temporary files. */
 bool kiln_atomic_is_temp_name(const char *name);
 

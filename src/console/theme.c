@@ -6,6 +6,7 @@
  * (with default colours) on an 8-colour terminal. */
 #include "console/theme.h"
 
+#include "kiln/atomic_file.h"
 #include "kiln/strbuf.h"
 #include "kiln/xalloc.h"
 
@@ -224,9 +225,18 @@ void ui_theme_builtin(struct ui_theme *theme, bool mono)
 /* Reads a whole (small) file; NULL with err. */
 static char *read_theme_file(const char *path, struct kiln_err *err)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return kiln_err_sys(err, errno, "cannot read theme file %s", path), NULL;
+    int fd = kiln_open_regular(path);
+    if (fd < 0 && errno == ENODEV)
+        return kiln_err_set(err, KILN_E_INVALID,
+                            "theme file %s is not a regular file (a FIFO, socket or device)", path),
+               NULL;
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+    if (f == NULL) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return kiln_err_sys(err, e, "cannot read theme file %s", path), NULL;
+    }
     char *buf = xmalloc(THEME_FILE_MAX + 1);
     size_t n = fread(buf, 1, THEME_FILE_MAX + 1, f);
     bool bad = ferror(f);

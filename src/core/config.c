@@ -4,6 +4,7 @@
  * the defaults, the dump and the "did you mean" hints all read it, so they cannot
  * drift apart. Keep it in the order of kiln.conf(5).
  */
+#include "kiln/atomic_file.h"
 #include "kiln/config.h"
 
 #include <ctype.h>
@@ -114,8 +115,8 @@ static const struct key_spec keys[] = {
 
     STRING("console", "theme", console.theme, "default", check_word),
     BOOL("console", "mouse", console.mouse, false),
-    DURATION("console", "whole_refresh_interval", console.whole_refresh_interval_ms, 500,
-             MS_PER_H, 30 * MS_PER_S),
+    DURATION("console", "whole_refresh_interval", console.whole_refresh_interval_ms, 500, MS_PER_H,
+             30 * MS_PER_S),
     DURATION("console", "refresh_interval", console.refresh_interval_ms, 500, MS_PER_H,
              2 * MS_PER_S),
     BOOL("console", "ascii", console.ascii, false),
@@ -995,22 +996,24 @@ int kiln_config_load(struct kiln_config *cfg, const char *path, struct kiln_err 
     char display[PATH_MAX];
     kiln_path_display(path, display, sizeof display);
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = kiln_open_regular(path);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
+        if (errno == EISDIR)
+            return kiln_err_set(err, KILN_E_INVALID,
+                                "the config file %s is a directory; the configuration is a file "
+                                "(see kiln.conf(5))",
+                                display);
+        if (errno == ENODEV)
+            return kiln_err_set(err, KILN_E_INVALID,
+                                "the config file %s is not a regular file (a FIFO, socket or "
+                                "device); the configuration is a file (see kiln.conf(5))",
+                                display);
         return kiln_err_set(err, KILN_E_IO,
                             "cannot read the config file %s (%s); fix it, or name another "
                             "with --config FILE or KILN_CONFIG",
                             display, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        return kiln_err_set(err, KILN_E_INVALID,
-                            "the config file %s is a directory; the configuration is a file "
-                            "(see kiln.conf(5))",
-                            display);
     }
 
     struct kiln_strbuf sb;

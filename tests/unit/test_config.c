@@ -413,6 +413,14 @@ static void test_file_and_env(void)
     }
     is_int(kiln_config_load(&cfg, dir, &err), -1, "a directory is not a config file");
     ok(msg_has("is a directory"), "saying so");
+    char fifo[PATH_MAX];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    if (mkfifo(fifo, 0600) == 0) {
+        /* Before the fix, this open() blocked for ever: no writer ever comes. */
+        is_int(kiln_config_load(&cfg, fifo, &err), -1, "a FIFO is not a config file");
+        ok(msg_has("is not a regular file"), "saying so, without waiting for a writer");
+        unlink(fifo);
+    }
 
     kiln_config_free(&cfg);
     kiln_config_defaults(&cfg);

@@ -15,7 +15,9 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *split_join(const char *line, bool lenient)
 {
@@ -148,6 +150,14 @@ static void test_themes(void)
     ok(rc == -1 && strstr(err.msg, "a theme is a name") != NULL, "a name that is not a name");
     rc = ui_theme_load(&t, "mono", &err);
     is_int(rc, 0, "mono is always there (built in when no file is found)");
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "/tmp/kiln-theme-fifo.%d", (int)getpid());
+    if (mkfifo(fifo, 0600) == 0) {
+        rc = ui_theme_load(&t, fifo, &err);
+        ok(rc == -1 && strstr(err.msg, "not a regular file") != NULL,
+           "a FIFO as the theme is refused at once: %s", err.msg);
+        unlink(fifo);
+    }
 }
 
 static void test_keys(void)
