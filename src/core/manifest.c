@@ -77,8 +77,9 @@ static bool path_char(char c)
 }
 
 /* A relative path of plain components: "src", "pkg/app.spec". Returns NULL when it is
- * fine, else why not (for the message). */
-static const char *relative_path_problem(const char *s)
+ * fine, else why not (for the message). in_image: a path inside the image (start's
+ * program), named from the image's root, not from the directory holding kiln.json. */
+static const char *relative_path_problem(const char *s, bool in_image)
 {
     size_t n = strlen(s);
     if (n == 0)
@@ -93,8 +94,10 @@ static const char *relative_path_problem(const char *s)
         if (len == 0)
             return "it has an empty component (\"//\" or a trailing \"/\")";
         if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-            return "\".\" and \"..\" components are not allowed: name the path from the "
-                   "directory holding kiln.json downwards";
+            return in_image ? "\".\" and \"..\" components are not allowed: name the program "
+                              "from the image's root downwards, e.g. \"/usr/bin/APP\""
+                            : "\".\" and \"..\" components are not allowed: name the path from "
+                              "the directory holding kiln.json downwards";
         if (p[0] == '-')
             return "a component may not start with \"-\"";
         for (size_t i = 0; i < len; i++)
@@ -204,7 +207,7 @@ static int parse_start(const cJSON *arr, const char *origin, struct kiln_manifes
                                                "e.g. \"/usr/bin/hello-world\""
                               : s[1] == '\0' ? "it names the image's root, not a program"
                               : s[1] == '/'  ? "it has an empty component (\"//\")"
-                                             : relative_path_problem(s + 1);
+                                             : relative_path_problem(s + 1, true);
             if (why != NULL)
                 return bad(err, origin, "start", "element 0 (the program) %s is refused: %s",
                            kiln_name_quote(s, q, sizeof q), why);
@@ -267,7 +270,7 @@ static int parse_relative(const cJSON *root, const char *origin, const char *nam
     const char *s = string_field(item, origin, name, example, err);
     if (s == NULL)
         return -1;
-    const char *why = dot_ok && strcmp(s, ".") == 0 ? NULL : relative_path_problem(s);
+    const char *why = dot_ok && strcmp(s, ".") == 0 ? NULL : relative_path_problem(s, false);
     size_t n = strlen(s), sl = suffix ? strlen(suffix) : 0;
     if (why == NULL && suffix != NULL && (n <= sl || strcmp(s + n - sl, suffix) != 0))
         why = "a spec file's name ends in \".spec\"";

@@ -244,7 +244,7 @@ static void test_start(void)
         {"start not a list", "\"start\": \"/usr/bin/x\"", "array of strings"},
         {"start empty", "\"start\": []", "0 elements"},
         {"start relative", "\"start\": [\"bin/app\"]", "absolute path inside the image"},
-        {"start ../", "\"start\": [\"/usr/../../bin/sh\"]", "\"..\""},
+        {"start ../", "\"start\": [\"/usr/../../bin/sh\"]", "from the image's root downwards"},
         {"start with ;", "\"start\": [\"/usr/bin/app;reboot\"]", "only letters"},
         {"start is /", "\"start\": [\"/\"]", "image's root"},
         {"start //", "\"start\": [\"//usr/bin/x\"]", "empty component"},
