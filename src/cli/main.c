@@ -4,6 +4,7 @@
 #include "kiln/command.h"
 #include "kiln/console.h"
 #include "kiln/context.h"
+#include "kiln/sandbox.h"
 
 #include "config.h"
 
@@ -71,6 +72,10 @@ int main(int argc, char **argv)
     struct kiln_err err = {0};
     int exit_now;
 
+    /* The build sandbox's wrapper (kiln __sandbox --rw DIR -- rpmbuild ...): before
+     * anything else, since it only enters the sandbox and execs. */
+    if (argc > 1 && strcmp(argv[1], "__sandbox") == 0)
+        return kiln_sandbox_main(argc - 1, argv + 1);
     setlocale(LC_ALL, "");
     /* A closed pipe (kiln status | head) must not kill kiln mid-write of state. */
     signal(SIGPIPE, SIG_IGN);

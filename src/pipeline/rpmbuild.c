@@ -5,6 +5,7 @@
  * cannot be met from Debian's empty rpm database (--nodeps), and _topdir is ours alone
  * so one build never picks up another's output.
  */
+#include "kiln/sandbox.h"
 #include "kiln/rpmbuild.h"
 
 #include <dirent.h>
@@ -36,6 +37,25 @@ static const char *const topdir_subdirs[] = {"BUILD", "BUILDROOT", "RPMS", "SOUR
 #define QUERY_TIMEOUT_MS 60000
 
 /* rpm's version and release: no dash (it separates them in an NVR). */
+/* Whether prog is an executable file in one of $PATH's directories. */
+static bool program_in_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path;;) {
+        const char *end = strchrnul(p, ':');
+        char *cand = xasprintf("%.*s/%s", (int)(end - p), p, prog);
+        bool found = (end > p) && access(cand, X_OK) == 0;
+        free(cand);
+        if (found)
+            return true;
+        if (*end == '\0')
+            return false;
+        p = end + 1;
+    }
+}
+
 static int check_vr(const char *what, const char *s, struct kiln_err *err)
 {
     char q[KILN_QUOTE_SIZE];
@@ -375,8 +395,20 @@ int kiln_rpmbuild(const struct kiln_rpmbuild_opts *o, char *rpm_path_out, size_t
     size_t nwith = 0;
     while (o->with != NULL && o->with[nwith] != NULL)
         nwith++;
-    argv = xcalloc(16 + 2 * nwith, sizeof *argv);
+    argv = xcalloc(24 + 2 * nwith, sizeof *argv);
     size_t k = 0, d = 0;
+    /* The spec's scripts run in a sandbox where only the build's own directory can be
+     * written (src/util/sandbox.c): %install cannot touch the host or kiln's state. The
+     * wrapper is kiln itself, so rpmbuild's absence is checked here, where it can still
+     * be said as "not installed". */
+    char exe[PATH_MAX];
+    bool have_rpmbuild = program_in_path("rpmbuild");
+    bool sandboxed = have_rpmbuild && kiln_sandbox_argv(work, exe, sizeof exe, argv);
+    if (sandboxed)
+        k = 5;
+    else if (have_rpmbuild && o->on_line != NULL)
+        o->on_line(o->ctx, KILN_STREAM_STDERR,
+                   "the build is not sandboxed: kiln cannot find its own binary");
     argv[k++] = "rpmbuild";
     argv[k++] = "-bb";
     argv[k++] = "--nodeps";

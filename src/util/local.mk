@@ -6,6 +6,7 @@ libkiln_a_SOURCES += \
 	src/util/timeutil.c \
 	src/util/atomic_file.c \
 	src/util/spawn.c \
+	src/util/sandbox.c \
 	src/util/proc.c \
 	src/util/fstree.c \
 	src/util/tail.c \

@@ -227,6 +227,33 @@ static void test_broken(void)
        "a hostile manifest is refused before rpmbuild runs");
 }
 
+/* A spec whose %install writes outside its BUILDROOT, as root can: into /tmp and next
+ * to the build (kiln's state dir). In the build's sandbox both writes fail, the build
+ * fails with rpmbuild's words, and neither file exists afterwards. */
+static void test_sandbox(void)
+{
+    char src[128], work[128], rpm[KILN_NVR_SIZE * 4] = "x", nvr[KILN_NVR_SIZE] = "x";
+    char escape_tmp[128], escape_state[160], install[512];
+    struct lines l = {0};
+    struct kiln_err err = {0};
+    snprintf(escape_tmp, sizeof escape_tmp, "/tmp/kiln-escape.%d", (int)getpid());
+    snprintf(escape_state, sizeof escape_state, "%s/escaped-into-state", tmp);
+    unlink(escape_tmp);
+    snprintf(src, sizeof src, "%s/escape", tmp);
+    snprintf(work, sizeof work, "%s/work-escape", tmp);
+    snprintf(install, sizeof install, "%%install\necho pwned > %s || true\necho pwned > %s\n",
+             escape_tmp, escape_state);
+    copy_example(src, "hello-world.spec", "%install\n", install);
+    int rc = build(src, work, NULL, "6", &l, rpm, nvr, &err);
+    ok(rc < 0, "a spec writing outside its build dir fails to build");
+    ok(strstr(err.msg, "Read-only file system") != NULL, "  saying the file system is read-only");
+    diag("%s", err.msg);
+    ok(access(escape_tmp, F_OK) != 0, "  nothing was written to %s", escape_tmp);
+    ok(access(escape_state, F_OK) != 0, "  nor next to the build, %s", escape_state);
+    unlink(escape_tmp);
+    unlink(escape_state);
+}
+
 static void test_refusals(void)
 {
     char work[128], rpm[KILN_NVR_SIZE * 4], nvr[KILN_NVR_SIZE];
@@ -335,6 +362,7 @@ int main(void)
     }
     test_example_builds();
     test_broken();
+    test_sandbox();
     test_refusals();
     test_missing_rpmbuild();
     test_cancel_and_timeout();
