@@ -5,6 +5,7 @@ UNIT_TESTS = \
 	tests/unit/test_commands \
 	tests/unit/test_strbuf \
 	tests/unit/test_timeutil \
+	tests/unit/test_durations \
 	tests/unit/test_atomic_file \
 	tests/unit/test_spawn \
 	tests/unit/test_logring \
