@@ -366,13 +366,15 @@ static int status_print(struct kiln_ctx *ctx, const struct kiln_snapshot *snap, 
         }
         cJSON_AddItemToArray(apps, ao);
     }
-    if (ctx->json) {
+    /* A failure writes no result: with --json the caller prints the error document. */
+    bool missing = app != NULL && found == 0;
+    if (ctx->json && !missing) {
         char *text = cJSON_PrintUnformatted(apps);
         fprintf(ctx->out, "%s\n", text);
         cJSON_free(text);
     }
     cJSON_Delete(apps);
-    if (app != NULL && found == 0)
+    if (missing)
         return kiln_err_set(err, KILN_E_NOTFOUND, "there is no app %s%s%s", app,
                             env ? " in env " : "", env ? env : "");
     return 0;
