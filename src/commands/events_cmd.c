@@ -293,6 +293,7 @@ const struct kiln_cmd kiln_cmd_chaos = {
     .min_positional = 1,
     .max_positional = 1,
     .positional_complete = KILN_COMPLETE_APP,
+    .words = "status run",
     /* `chaos status` only reads: chaos_exec refuses the rest in read-only mode. */
     .mutating = false,
     .exec = chaos_exec,
