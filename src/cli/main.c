@@ -18,6 +18,10 @@
 static int print_error(struct kiln_ctx *ctx, const struct kiln_err *err, int status)
 {
     const char *msg = err->msg[0] ? err->msg : "failed";
+    /* What the command wrote to stdout (held in stdio's buffer when stdout is a file
+     * or a pipe) goes first, so that with 2>&1 the error follows it on a line of its
+     * own instead of landing before it or inside it. */
+    fflush(ctx->out);
     fprintf(ctx->msg, "kiln: %s\n", msg);
     if (ctx->json) {
         cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
