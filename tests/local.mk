@@ -5,6 +5,7 @@ UNIT_TESTS = \
 	tests/unit/test_commands \
 	tests/unit/test_strbuf \
 	tests/unit/test_timeutil \
+	tests/unit/test_durations \
 	tests/unit/test_atomic_file \
 	tests/unit/test_spawn \
 	tests/unit/test_logring \
@@ -38,6 +39,9 @@ AM_CPPFLAGS += -I$(top_srcdir)/tests/lib -I$(top_srcdir)/src
 
 E2E_TESTS = \
 	tests/e2e/cli.sh \
+	tests/e2e/completion.sh \
+	tests/e2e/no_source.sh \
+	tests/e2e/hostile.sh \
 	tests/e2e/cloud.sh \
 	tests/e2e/pipeline.sh \
 	tests/e2e/chaos.sh \

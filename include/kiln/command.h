@@ -51,7 +51,10 @@ struct kiln_cmd {
     int min_positional;
     int max_positional;
     enum kiln_complete positional_complete;
-    bool mutating; /* refused in read-only mode, hidden from its help */
+    const char *words; /* literal words the first positional may be, for completion: "start
+                          status stop"; NULL for none */
+    bool mutating;     /* refused in read-only mode, hidden from its help */
+    bool hidden;       /* for kiln's own scripts (__complete): not listed nor completed */
     int (*exec)(struct kiln_ctx *ctx, const struct kiln_args *args, struct kiln_err *err);
 };
 

@@ -65,7 +65,7 @@ struct kiln_config {
         int64_t refresh_interval_ms;
         int64_t whole_refresh_interval_ms; /* the whole inventory, where the provider can
                                               refresh the cluster on screen alone */
-        bool ascii; /* ASCII instead of line-drawing characters */
+        bool ascii;                        /* ASCII instead of line-drawing characters */
     } console;
 
     /* [keys], in file order; the same action may appear more than once. */
@@ -92,7 +92,7 @@ struct kiln_config {
         const char *aminate_command;
         const char *base_ami;
         const char *instance_type;
-        const char *package_repo; /* http(s):// URL or absolute directory */
+        const char *package_repo;    /* http(s):// URL or absolute directory */
         const char *certificate_arn; /* for HTTPS listeners (ACM or IAM) */
         bool allow_http_endpoints;
         const char *ca_bundle;
@@ -123,6 +123,12 @@ int kiln_config_apply_env(struct kiln_config *cfg, struct kiln_err *err);
 
 /* Frees what loading allocated and resets cfg to the defaults. */
 void kiln_config_free(struct kiln_config *cfg);
+
+/* Parses value as a duration for the config key [section] name (a duration key), in
+ * that key's range: how a command-line option setting the same thing reads it, so
+ * that the CLI and the config accept the same values. KILN_E_INVALID when refused. */
+int kiln_config_parse_duration(const char *section, const char *name, const char *value,
+                               int64_t *ms, struct kiln_err *err);
 
 bool kiln_config_is_protected_env(const struct kiln_config *cfg, const char *env);
 

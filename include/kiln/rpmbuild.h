@@ -62,4 +62,9 @@ struct kiln_rpmbuild_opts {
 int kiln_rpmbuild(const struct kiln_rpmbuild_opts *o, char *rpm_path_out, size_t n, char *nvr_out,
                   size_t nn, struct kiln_err *err);
 
+/* Whether a line rpmbuild wrote to stderr is the shell trace of its scripts (they run
+ * under `sh -x`: "+ umask 022", "++ pwd"), which says what the build did and is no
+ * warning, unlike the rest of stderr (the compiler's and rpmbuild's own complaints). */
+bool kiln_rpmbuild_is_trace(const char *line);
+
 #endif

@@ -36,8 +36,9 @@ char *kiln_time_iso_ms(int64_t us, char buf[KILN_ISO_TIME_MAX]);
 int kiln_time_parse_iso(const char *s, int64_t *us, struct kiln_err *err);
 
 /* Parses a duration such as "500ms", "30s", "2m", "1h", "1m30s", "1.5s" into
- * milliseconds. Units: ms, s, m (or min), h, d. A bare number is refused, since
- * "30" could mean seconds or minutes. */
+ * milliseconds: the one parser of the CLI, the console and the config file. Units:
+ * ms, s, m (or min), h, d. A bare number is refused, since "30" could mean seconds
+ * or minutes; so is a value finer than a millisecond ("0.5ms"), never truncated. */
 int kiln_parse_duration(const char *s, int64_t *ms, struct kiln_err *err);
 
 /* Big enough for any int64_t duration formatted below. */
@@ -47,5 +48,9 @@ int kiln_parse_duration(const char *s, int64_t *ms, struct kiln_err *err);
  * unit is truncated, not rounded, so a time never looks longer than it was.
  * Returns buf. */
 char *kiln_format_duration(int64_t ms, char buf[KILN_DURATION_MAX]);
+
+/* Formats ms exactly, in the form kiln_parse_duration reads back: 90000 is "1m30s",
+ * 1500 "1s500ms", 0 (or less) "0s". Returns buf. */
+char *kiln_format_duration_exact(int64_t ms, char buf[KILN_DURATION_MAX]);
 
 #endif

@@ -8,13 +8,35 @@
 
 #include "config.h"
 
+#include <cjson/cJSON.h>
 #include <locale.h>
 #include <signal.h>
 #include <string.h>
 
+/* The error for people on stderr and, with --json, for programs on stdout, as one
+ * object {"error": {"code": "usage", "message": "..."}}, so a script that reads
+ * stdout always gets a document. */
 static int print_error(struct kiln_ctx *ctx, const struct kiln_err *err, int status)
 {
-    fprintf(ctx->msg, "kiln: %s\n", err->msg[0] ? err->msg : "failed");
+    const char *msg = err->msg[0] ? err->msg : "failed";
+    /* What the command wrote to stdout (held in stdio's buffer when stdout is a file
+     * or a pipe) goes first, so that with 2>&1 the error follows it on a line of its
+     * own instead of landing before it or inside it. */
+    fflush(ctx->out);
+    fprintf(ctx->msg, "kiln: %s\n", msg);
+    if (ctx->json) {
+        cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
+        cJSON_AddStringToObject(e, "code",
+                                err->code == KILN_OK ? "failed" : kiln_errcode_name(err->code));
+        cJSON_AddStringToObject(e, "message", msg);
+        cJSON_AddNumberToObject(e, "exit_status", status);
+        char *text = cJSON_PrintUnformatted(doc);
+        if (text != NULL)
+            fprintf(ctx->out, "%s\n", text);
+        cJSON_free(text);
+        cJSON_Delete(doc);
+        fflush(ctx->out);
+    }
     return status;
 }
 
@@ -99,8 +121,9 @@ int main(int argc, char **argv)
     if (cmd == NULL) {
         kiln_err_set(&err, KILN_E_USAGE, "unknown command '%.40s' (kiln help lists the commands)",
                      argv[cmd_at]);
+        print_error(&ctx, &err, 2);
         kiln_ctx_free(&ctx);
-        return print_error(&ctx, &err, 2);
+        return 2;
     }
     int status = kiln_command_run(cmd, &ctx, argc - cmd_at - 1, argv + cmd_at + 1, &err);
     if (status != 0)

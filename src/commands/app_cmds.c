@@ -30,81 +30,147 @@ static const struct kiln_opt create_app_opts[] = {
     {"protocol", "HTTP|HTTPS", "the listener's protocol (default HTTP)", KILN_COMPLETE_NONE},
     {"source", "DIR", "the app's source tree (kiln.json, spec); remembered for build",
      KILN_COMPLETE_FILE},
+    {"start", "PATH",
+     "local cloud: the program inside the image that runs the app (default: "
+     "the source's start, else /usr/bin/APP)",
+     KILN_COMPLETE_NONE},
     {0},
 };
 
-static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln_err *err)
+/* The settings create-app takes from its flags, checked. */
+struct create_app_flags {
+    const char *app, *env, *url, *proto, *source, *start;
+    int port;
+};
+
+static int create_app_flags(const struct kiln_args *a, struct create_app_flags *f,
+                            struct kiln_err *err)
 {
     const struct kiln_cmd *cmd = &kiln_cmd_create_app;
-    const char *app = a->positional[0];
-    const char *env = kiln_args_get(cmd, a, "env");
-    const char *url = kiln_args_get(cmd, a, "health-check-url");
     const char *port_s = kiln_args_get(cmd, a, "port");
-    const char *proto = kiln_args_get(cmd, a, "protocol");
-    const char *source = kiln_args_get(cmd, a, "source");
-    if (kiln_name_validate_app(app, err) < 0)
+    f->app = a->positional[0];
+    f->env = kiln_args_get(cmd, a, "env");
+    f->url = kiln_args_get(cmd, a, "health-check-url");
+    f->proto = kiln_args_get(cmd, a, "protocol");
+    f->source = kiln_args_get(cmd, a, "source");
+    f->start = kiln_args_get(cmd, a, "start");
+    if (kiln_name_validate_app(f->app, err) < 0)
         return kiln_cmd_usage(err);
-    if (env == NULL || url == NULL || port_s == NULL)
+    if (f->env == NULL || f->url == NULL || port_s == NULL)
         return kiln_err_set(err, KILN_E_USAGE,
                             "create-app needs --env, --health-check-url and "
                             "--port (usage: kiln create-app %s)",
                             cmd->usage);
-    if (kiln_name_validate_env(env, err) < 0)
+    if (kiln_name_validate_env(f->env, err) < 0)
         return kiln_cmd_usage(err);
     char *end;
+    errno = 0;
     long port = strtol(port_s, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535)
+    if (port_s[0] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535)
         return kiln_err_set(err, KILN_E_USAGE, "--port must be from 1 to 65535, not '%.20s'",
                             port_s);
-    if (url[0] != '/' || strpbrk(url, " \t\"'{};\\$") != NULL || strlen(url) > 255)
+    f->port = (int)port;
+    if (f->url[0] != '/' || strpbrk(f->url, " \t\"'{};\\$") != NULL || strlen(f->url) > 255)
         return kiln_err_set(err, KILN_E_USAGE,
                             "--health-check-url must be a URL path such as /health_check, "
                             "without spaces, quotes, braces, ';', '\\' or '$'");
-    if (proto != NULL && strcmp(proto, "HTTP") != 0 && strcmp(proto, "HTTPS") != 0)
+    if (f->proto != NULL && strcmp(f->proto, "HTTP") != 0 && strcmp(f->proto, "HTTPS") != 0)
         return kiln_err_set(err, KILN_E_USAGE, "--protocol must be HTTP or HTTPS");
-    if (kiln_ctx_setup(ctx, err) < 0)
-        return -1;
+    if (f->start != NULL &&
+        (f->start[0] != '/' || strstr(f->start, "/..") != NULL ||
+         strlen(f->start) > KILN_MANIFEST_ARG_MAX || strpbrk(f->start, " \t\n\r") != NULL))
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--start must be an absolute path inside the image without '..' or "
+                            "spaces, e.g. /usr/bin/%s",
+                            f->app);
+    return 0;
+}
 
-    /* The start command comes from the app's manifest. */
-    char srcdir[PATH_MAX];
-    if (source != NULL) {
-        if (realpath(source, srcdir) == NULL)
-            return kiln_err_sys(err, errno, "--source %.200s", source);
-    } else if (kiln_sources_get(&ctx->paths, app, srcdir, sizeof srcdir, err) < 0) {
-        return -1;
+/* The app's source, if it has one: --source, else the one recorded before. 0 with
+ * srcdir filled, 1 when the app has none (it is deployed from images or packages
+ * made elsewhere), -1 on error. */
+static int create_app_source(struct kiln_ctx *ctx, const struct create_app_flags *f,
+                             char srcdir[PATH_MAX], struct kiln_err *err)
+{
+    if (f->source != NULL) {
+        if (realpath(f->source, srcdir) == NULL)
+            return kiln_err_sys(err, errno, "--source %.200s", f->source);
+        return 0;
     }
+    struct kiln_err serr = {0};
+    if (kiln_sources_get(&ctx->paths, f->app, srcdir, PATH_MAX, &serr) == 0)
+        return 0;
+    if (serr.code == KILN_E_NOTFOUND)
+        return 1;
+    if (err != NULL)
+        *err = serr;
+    return -1;
+}
+
+/* Loads srcdir's manifest, which must describe app. */
+static int create_app_manifest(const char *srcdir, const char *app, struct kiln_manifest *m,
+                               struct kiln_err *err)
+{
     char *mpath = xasprintf("%s/kiln.json", srcdir);
-    struct kiln_manifest m;
-    int rc = kiln_manifest_load(mpath, &m, err);
+    int rc = kiln_manifest_load(mpath, m, err);
     free(mpath);
     if (rc < 0)
         return -1;
-    if (strcmp(m.name, app) != 0) {
-        kiln_err_set(err, KILN_E_INVALID, "%s/kiln.json describes %s, not %s", srcdir, m.name, app);
-        kiln_manifest_free(&m);
+    if (strcmp(m->name, app) != 0) {
+        kiln_err_set(err, KILN_E_INVALID,
+                     "%s/kiln.json describes %s, not %s: give %s's own source, or none (an app "
+                     "without a source is deployed from --image or --package)",
+                     srcdir, m->name, app, app);
+        kiln_manifest_free(m);
         return -1;
     }
-    struct kiln_app_spec spec = {.app = app,
-                                 .env = env,
-                                 .port = (int)port,
-                                 .protocol = proto ? proto : "HTTP",
-                                 .health_path = url,
-                                 .start = (const char *const *)m.start};
+    return 0;
+}
+
+static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct kiln_err *err)
+{
+    struct create_app_flags f = {0};
+    if (create_app_flags(a, &f, err) < 0)
+        return -1;
+    if (kiln_ctx_setup(ctx, err) < 0)
+        return -1;
+
+    /* The start command (what the local cloud runs inside the image) comes from --start,
+     * else the app's manifest, else the convention that an RPM named APP installs
+     * /usr/bin/APP. AWS images start their app themselves and ignore it. */
+    char srcdir[PATH_MAX];
+    int have = create_app_source(ctx, &f, srcdir, err);
+    if (have < 0)
+        return -1;
+    struct kiln_manifest m = {0};
+    if (have == 0 && create_app_manifest(srcdir, f.app, &m, err) < 0)
+        return -1;
+    char *default_start = xasprintf("/usr/bin/%s", f.app);
+    const char *start_one[] = {f.start ? f.start : default_start, NULL};
+    struct kiln_app_spec spec = {
+        .app = f.app,
+        .env = f.env,
+        .port = f.port,
+        .protocol = f.proto ? f.proto : "HTTP",
+        .health_path = f.url,
+        .start = f.start == NULL && have == 0 ? (const char *const *)m.start : start_one,
+    };
     struct kiln_provider *p;
-    rc = with_provider(ctx, &p, err);
+    int rc = with_provider(ctx, &p, err);
     if (rc == 0) {
         rc = p->ops->create_app(p, &spec, err);
         kiln_provider_close(p);
     }
     kiln_manifest_free(&m);
-    if (rc == 0 && (rc = kiln_paths_ensure_home(&ctx->paths, err)) == 0)
-        rc = kiln_sources_set(&ctx->paths, app, srcdir, err);
+    free(default_start);
+    if (rc == 0 && f.source != NULL && (rc = kiln_paths_ensure_home(&ctx->paths, err)) == 0)
+        rc = kiln_sources_set(&ctx->paths, f.app, srcdir, err);
     if (rc == 0) {
         if (ctx->json)
-            fprintf(ctx->out, "{\"app\":\"%s\",\"env\":\"%s\",\"cluster\":\"%s-%s\"}\n", app, env,
-                    app, env);
+            fprintf(ctx->out, "{\"app\":\"%s\",\"env\":\"%s\",\"cluster\":\"%s-%s\"}\n", f.app,
+                    f.env, f.app, f.env);
         else
-            fprintf(ctx->out, "%s-%s\n", app, env);
+            fprintf(ctx->out, "%s-%s\n", f.app, f.env);
     }
     return rc;
 }
@@ -112,11 +178,15 @@ static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
 const struct kiln_cmd kiln_cmd_create_app = {
     .name = "create-app",
     .usage = "APP --env ENV --health-check-url PATH --port N [--protocol HTTP|HTTPS] "
-             "[--source DIR]",
+             "[--source DIR] [--start PATH]",
     .summary = "register an app in an env, with its load balancer and health check",
     .help = "Creates the app's cluster APP-ENV: its load balancer (local: nginx, name\n"
-            "APP.ENV.localhost; AWS: a classic ELB and a Route 53 name) and its health check.\n"
-            "Idempotent. --source names the app's tree (kiln.json + spec) for later builds.",
+            "APP.ENV.localhost; AWS: a classic ELB and a Route 53 name) and its health check,\n"
+            "from the flags. Idempotent. --source names the app's tree (kiln.json + spec),\n"
+            "remembered for later builds; without one the app is deployed from images\n"
+            "(--image) or packages (--package) made elsewhere, and `kiln build APP --source\n"
+            "DIR` builds it. On the local cloud an instance runs --start, else the source's\n"
+            "start command, else /usr/bin/APP.",
     .opts = create_app_opts,
     .min_positional = 1,
     .max_positional = 1,
@@ -296,13 +366,15 @@ static int status_print(struct kiln_ctx *ctx, const struct kiln_snapshot *snap, 
         }
         cJSON_AddItemToArray(apps, ao);
     }
-    if (ctx->json) {
+    /* A failure writes no result: with --json the caller prints the error document. */
+    bool missing = app != NULL && found == 0;
+    if (ctx->json && !missing) {
         char *text = cJSON_PrintUnformatted(apps);
         fprintf(ctx->out, "%s\n", text);
         cJSON_free(text);
     }
     cJSON_Delete(apps);
-    if (app != NULL && found == 0)
+    if (missing)
         return kiln_err_set(err, KILN_E_NOTFOUND, "there is no app %s%s%s", app,
                             env ? " in env " : "", env ? env : "");
     return 0;

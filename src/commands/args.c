@@ -87,13 +87,13 @@ int kiln_args_parse(const struct kiln_cmd *cmd, struct kiln_ctx *ctx, int argc, 
                                 a, cmd->name, cmd->name);
         if (out->n_positional >= cmd->max_positional || out->n_positional >= KILN_MAX_POSITIONAL)
             return kiln_err_set(err, KILN_E_USAGE,
-                                "too many arguments for '%s' at '%.40s' (usage: kiln %s %s)",
-                                cmd->name, a, cmd->name, cmd->usage);
+                                "too many arguments for '%s' at '%.40s' (usage: kiln %s%s%s)",
+                                cmd->name, a, cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
         out->positional[out->n_positional++] = a;
     }
     if (out->n_positional < cmd->min_positional)
-        return kiln_err_set(err, KILN_E_USAGE, "'%s' needs more arguments (usage: kiln %s %s)",
-                            cmd->name, cmd->name, cmd->usage);
+        return kiln_err_set(err, KILN_E_USAGE, "'%s' needs more arguments (usage: kiln %s%s%s)",
+                            cmd->name, cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
     return 0;
 }
 

@@ -167,9 +167,15 @@ int kiln_chaos_run(struct kiln_ctx *ctx, const char *hours, bool weekdays, const
     if (parse_hours(hours ? hours : "9-15", &m.from_hour, &m.to_hour, err) < 0)
         return -1;
     if (duration != NULL && kiln_parse_duration(duration, &run_ms, err) < 0) {
+        kiln_err_prefix(err, "--duration");
         err->code = KILN_E_USAGE;
         return -1;
     }
+    /* 0 would mean "until interrupted", which is leaving --duration out. */
+    if (duration != NULL && run_ms == 0)
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--duration must be longer than 0 (leave it out to run until "
+                            "interrupted)");
     if (kiln_ctx_setup(ctx, err) < 0)
         return -1;
     const char *prov =

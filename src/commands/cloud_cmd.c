@@ -182,5 +182,6 @@ const struct kiln_cmd kiln_cmd_cloud = {
     .opts = cloud_opts,
     .min_positional = 1,
     .max_positional = 1,
+    .words = "start status stop",
     .exec = cloud_exec,
 };

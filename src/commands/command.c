@@ -72,7 +72,7 @@ void kiln_command_print_list(bool read_only, FILE *out)
 {
     for (int i = 0; kiln_commands[i] != NULL; i++) {
         const struct kiln_cmd *c = kiln_commands[i];
-        if (read_only && c->mutating)
+        if ((read_only && c->mutating) || c->hidden)
             continue;
         fprintf(out, "  %-14s %s\n", c->name, c->summary);
     }

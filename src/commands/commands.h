@@ -30,6 +30,8 @@ extern const struct kiln_cmd kiln_cmd_abort;
 extern const struct kiln_cmd kiln_cmd_events;
 extern const struct kiln_cmd kiln_cmd_chaos;
 extern const struct kiln_cmd kiln_cmd_try;
+extern const struct kiln_cmd kiln_cmd_completion;
+extern const struct kiln_cmd kiln_cmd_complete_values;
 
 /* Turns the error just set (a bad name or id in the arguments) into a usage error:
  * the caller named something wrongly, which is exit status 2. Returns -1. */

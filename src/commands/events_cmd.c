@@ -178,8 +178,7 @@ static const struct kiln_opt chaos_opts[] = {
     {"env", "ENV", "the environment", KILN_COMPLETE_ENV},
     {"enable", NULL, "start killing instances of the enabled group", KILN_COMPLETE_NONE},
     {"disable", NULL, "stop", KILN_COMPLETE_NONE},
-    {"mean-time-between-kills", "DUR", "average time between kills (e.g. 30s)",
-     KILN_COMPLETE_NONE},
+    {"mean-time-between-kills", "DUR", "average time between kills (e.g. 30s)", KILN_COMPLETE_NONE},
     {"min-time-between-kills", "DUR", "never two kills closer than this (e.g. 10s)",
      KILN_COMPLETE_NONE},
     {"hours", "FROM-TO", "run: kill only between these hours, local time (default 9-15; any)",
@@ -205,7 +204,8 @@ static int chaos_status(struct kiln_ctx *ctx, struct kiln_err *err)
             const struct kiln_env *env = snap->apps[a]->envs[e];
             char mean[KILN_DURATION_MAX], min[KILN_DURATION_MAX];
             fprintf(ctx->out, "%-32s %-4s mean %s, min %s\n", env->cluster,
-                    env->chaos_enabled ? "ON" : "off", kiln_format_duration(env->chaos_mean_ms, mean),
+                    env->chaos_enabled ? "ON" : "off",
+                    kiln_format_duration(env->chaos_mean_ms, mean),
                     kiln_format_duration(env->chaos_min_ms, min));
         }
     kiln_snapshot_release(snap);
@@ -220,11 +220,12 @@ static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
         return chaos_status(ctx, err);
     if (strcmp(app, "run") == 0) {
         if (ctx->read_only)
-            return kiln_err_set(err, KILN_E_READONLY, "'chaos run' kills instances and kiln is "
-                                                      "in read-only mode; nothing was done");
+            return kiln_err_set(err, KILN_E_READONLY,
+                                "'chaos run' kills instances and kiln is "
+                                "in read-only mode; nothing was done");
         return kiln_chaos_run(ctx, kiln_args_get(cmd, a, "hours"),
-                              kiln_args_flag(cmd, a, "weekdays"),
-                              kiln_args_get(cmd, a, "duration"), err);
+                              kiln_args_flag(cmd, a, "weekdays"), kiln_args_get(cmd, a, "duration"),
+                              err);
     }
     const char *env = kiln_args_get(cmd, a, "env");
     if (kiln_name_validate_app(app, err) < 0)
@@ -239,21 +240,39 @@ static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
     struct kiln_chaos_spec spec = {.enable = on ? 1 : off ? 0 : -1};
     const char *mean = kiln_args_get(cmd, a, "mean-time-between-kills");
     const char *min = kiln_args_get(cmd, a, "min-time-between-kills");
-    if ((mean && kiln_parse_duration(mean, &spec.mean_ms, err) < 0) ||
-        (min && kiln_parse_duration(min, &spec.min_ms, err) < 0)) {
-        err->code = KILN_E_USAGE;
-        return -1;
+    /* The ranges of [local] chaos_mean and chaos_min, which set the same things. */
+    if (mean && kiln_config_parse_duration("local", "chaos_mean", mean, &spec.mean_ms, err) < 0) {
+        kiln_err_prefix(err, "--mean-time-between-kills");
+        return kiln_cmd_usage(err);
     }
+    if (min && kiln_config_parse_duration("local", "chaos_min", min, &spec.min_ms, err) < 0) {
+        kiln_err_prefix(err, "--min-time-between-kills");
+        return kiln_cmd_usage(err);
+    }
+    if (min && spec.min_ms == 0)
+        /* 0 in the spec means "unchanged": it cannot carry "no minimum". */
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--min-time-between-kills must be at least 1ms (for no minimum, "
+                            "give 1ms)");
+    if (mean && min && spec.min_ms > spec.mean_ms)
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--min-time-between-kills (%s) is longer than "
+                            "--mean-time-between-kills (%s)",
+                            min, mean);
     if (ctx->read_only)
-        return kiln_err_set(err, KILN_E_READONLY, "'chaos' changes things and kiln is in "
-                                                  "read-only mode; nothing was done");
+        return kiln_err_set(err, KILN_E_READONLY,
+                            "'chaos' changes things and kiln is in "
+                            "read-only mode; nothing was done");
     struct kiln_provider *p = kiln_provider_open(ctx, err);
     if (p == NULL)
         return -1;
     int rc = p->ops->chaos(p, app, env, &spec, err);
     kiln_provider_close(p);
     if (rc == 0 && !ctx->json)
-        fprintf(ctx->out, "chaos %s for %s-%s\n", on ? "enabled" : off ? "disabled" : "updated",
+        fprintf(ctx->out, "chaos %s for %s-%s\n",
+                on    ? "enabled"
+                : off ? "disabled"
+                      : "updated",
                 app, env);
     return rc;
 }
@@ -274,6 +293,7 @@ const struct kiln_cmd kiln_cmd_chaos = {
     .min_positional = 1,
     .max_positional = 1,
     .positional_complete = KILN_COMPLETE_APP,
+    .words = "status run",
     /* `chaos status` only reads: chaos_exec refuses the rest in read-only mode. */
     .mutating = false,
     .exec = chaos_exec,

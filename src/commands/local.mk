@@ -13,4 +13,5 @@ libkiln_a_SOURCES += \
 	src/commands/pipeline_cmds.c \
 	src/commands/job_cmds.c \
 	src/commands/events_cmd.c \
-	src/commands/chaos_run.c
+	src/commands/chaos_run.c \
+	src/commands/completion.c

@@ -2,6 +2,7 @@
  * terminate: the commands that run a pipeline job. In the CLI each waits for its job
  * and streams its log to stderr; in the console it submits and returns. */
 #include "commands/commands.h"
+#include "kiln/config.h"
 #include "kiln/context.h"
 #include "kiln/job.h"
 #include "kiln/names.h"
@@ -234,7 +235,8 @@ static int health_timeout(const struct kiln_cmd *cmd, const struct kiln_args *a,
     if (v == NULL)
         return 0;
     int64_t ms;
-    if (kiln_parse_duration(v, &ms, err) < 0) {
+    /* The range of [core] health_timeout, which sets the same thing. */
+    if (kiln_config_parse_duration("core", "health_timeout", v, &ms, err) < 0) {
         kiln_err_prefix(err, "--health-timeout");
         err->code = KILN_E_USAGE;
         return -1;
@@ -326,11 +328,14 @@ static int promote_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct 
     /* app_env added "app" twice; keep one */
     cJSON_DeleteItemFromObject(args, "app");
     cJSON_AddStringToObject(args, "app", a->positional[0]);
-    const char *from = cJSON_GetObjectItem(args, "from")->valuestring;
-    const char *to = cJSON_GetObjectItem(args, "to")->valuestring;
+    /* From the command line, not from args: the message outlives cJSON_Delete(args). */
+    const char *from = kiln_args_get(cmd, a, "from"), *to = kiln_args_get(cmd, a, "to");
     if (strcmp(from, to) == 0) {
         cJSON_Delete(args);
-        return kiln_err_set(err, KILN_E_USAGE, "--from and --to are the same env (%s)", from);
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--from and --to are the same env (%s): promote deploys what serves "
+                            "in one env into another",
+                            from);
     }
     return run_job(ctx, "promote", args, "group", err);
 }

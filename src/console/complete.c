@@ -92,7 +92,7 @@ static void complete_kind(struct console *con, struct cands *c, enum kiln_comple
     switch (kind) {
     case KILN_COMPLETE_COMMAND:
         for (int i = 0; kiln_commands[i] != NULL; i++)
-            if (!(con->read_only && kiln_commands[i]->mutating))
+            if (!(con->read_only && kiln_commands[i]->mutating) && !kiln_commands[i]->hidden)
                 cand(c, kiln_commands[i]->name);
         break;
     case KILN_COMPLETE_APP:

@@ -83,7 +83,7 @@ void ui_help_build(struct console *c)
     add(c, &cap, "# Commands of the : line (as on the shell: kiln COMMAND; Tab completes)");
     for (int i = 0; kiln_commands[i] != NULL; i++) {
         const struct kiln_cmd *cmd = kiln_commands[i];
-        if (c->read_only && cmd->mutating)
+        if ((c->read_only && cmd->mutating) || cmd->hidden)
             continue;
         char left[160];
         snprintf(left, sizeof left, "%s%s%s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);

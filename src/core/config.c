@@ -23,6 +23,7 @@
 #include "kiln/names.h"
 #include "kiln/paths.h"
 #include "kiln/strbuf.h"
+#include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
 /* A config file is a few kB; anything this big is the wrong file. */
@@ -319,106 +320,6 @@ static bool parse_int(const char *v, int64_t *out)
     return true;
 }
 
-static const struct {
-    const char *suffix;
-    int64_t ms;
-} units[] = {{"ms", 1},         {"s", MS_PER_S}, {"min", MS_PER_MIN},
-             {"m", MS_PER_MIN}, {"h", MS_PER_H}, {"d", MS_PER_DAY}};
-
-/* Parses "500ms", "30s", "2m", "1h", "1d", "1m30s", "1.5s" into ms. A bare number
- * is refused: "30" could be seconds or minutes. (src/util/timeutil.c has the same
- * grammar; this copy keeps config free of that dependency for now.) */
-static bool parse_duration(const char *s, int64_t *out, char *why)
-{
-    int64_t total = 0;
-    const char *p = s;
-
-    if (*p == '\0') {
-        snprintf(why, WHY_SIZE, "it is empty");
-        return false;
-    }
-    while (*p != '\0') {
-        int64_t whole = 0, frac = 0, scale = 1;
-        if (!isdigit((unsigned char)*p) && *p != '.') {
-            snprintf(why, WHY_SIZE, "expected a number and a unit (ms, s, m, h or d)");
-            return false;
-        }
-        for (; isdigit((unsigned char)*p); p++) {
-            if (whole > (INT64_MAX - 9) / 10) {
-                snprintf(why, WHY_SIZE, "the number is too big");
-                return false;
-            }
-            whole = whole * 10 + (*p - '0');
-        }
-        if (*p == '.') {
-            p++;
-            if (!isdigit((unsigned char)*p)) {
-                snprintf(why, WHY_SIZE, "expected digits after the decimal point");
-                return false;
-            }
-            for (; isdigit((unsigned char)*p); p++) {
-                if (scale >= INT64_C(1000000000)) {
-                    snprintf(why, WHY_SIZE, "too many decimals");
-                    return false;
-                }
-                frac = frac * 10 + (*p - '0');
-                scale *= 10;
-            }
-        }
-        int64_t unit = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t n = strlen(units[i].suffix);
-            /* "m" must not swallow the "m" of "ms" or "min". */
-            if (strncmp(p, units[i].suffix, n) == 0 && !isalpha((unsigned char)p[n])) {
-                unit = units[i].ms;
-                p += n;
-                break;
-            }
-        }
-        if (unit == 0) {
-            snprintf(why, WHY_SIZE, "%s",
-                     *p == '\0' ? "a number needs a unit: ms, s, m, h or d (e.g. 30s)"
-                                : "unknown unit; use ms, s, m, h or d");
-            return false;
-        }
-        if ((frac * unit) % scale != 0) {
-            snprintf(why, WHY_SIZE, "it is finer than a millisecond");
-            return false;
-        }
-        if (whole > (INT64_MAX - total) / unit - 1) {
-            snprintf(why, WHY_SIZE, "it is too long");
-            return false;
-        }
-        total += whole * unit + frac * unit / scale;
-    }
-    *out = total;
-    return true;
-}
-
-/* The shortest exact form: 90000 -> "1m30s", 1500 -> "1s500ms". */
-static void format_duration(int64_t ms, char *buf, size_t size)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } parts[] = {{"d", MS_PER_DAY}, {"h", MS_PER_H}, {"m", MS_PER_MIN}, {"s", MS_PER_S}, {"ms", 1}};
-    size_t len = 0;
-
-    buf[0] = '\0';
-    if (ms <= 0) {
-        snprintf(buf, size, "0s");
-        return;
-    }
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && len < size; i++) {
-        if (ms >= parts[i].ms) {
-            int n = snprintf(buf + len, size - len, "%lld%s", (long long)(ms / parts[i].ms),
-                             parts[i].unit);
-            len += n > 0 ? (size_t)n : 0;
-            ms %= parts[i].ms;
-        }
-    }
-}
-
 /* ---- defaults and freeing ---- */
 
 static bool string_owned(const struct kiln_config *cfg, const struct key_spec *k)
@@ -712,8 +613,8 @@ static void describe_range(const struct key_spec *k, char *buf, size_t size)
                  (long long)k->max);
         break;
     case T_DURATION:
-        format_duration(k->min, lo, sizeof lo);
-        format_duration(k->max, hi, sizeof hi);
+        kiln_format_duration_exact(k->min, lo);
+        kiln_format_duration_exact(k->max, hi);
         snprintf(buf, size, "expected a duration from %s to %s, such as 500ms, 30s, 2m or 1h", lo,
                  hi);
         break;
@@ -731,6 +632,26 @@ static void describe_range(const struct key_spec *k, char *buf, size_t size)
     default:
         buf[0] = '\0';
     }
+}
+
+int kiln_config_parse_duration(const char *section, const char *name, const char *value,
+                               int64_t *ms, struct kiln_err *err)
+{
+    const struct key_spec *k = find_key(section, name);
+    if (k == NULL || k->type != T_DURATION)
+        return kiln_err_set(err, KILN_E_INVALID, "[%s] %s is not a duration of the config", section,
+                            name);
+    int64_t n;
+    if (kiln_parse_duration(value, &n, err) < 0)
+        return -1;
+    if (n < k->min || n > k->max) {
+        char range[256];
+        describe_range(k, range, sizeof range);
+        return kiln_err_set(err, KILN_E_INVALID, "%.400s, not %.100s (as [%s] %s)", range, value,
+                            section, name);
+    }
+    *ms = n;
+    return 0;
 }
 
 /* Parses value for k into the config under construction; false with why on error. */
@@ -757,11 +678,11 @@ static bool set_value(struct parse *ps, const struct key_spec *k, const char *v,
         memcpy(m, &iv, sizeof iv);
         return true;
     case T_DURATION: {
-        char sub[WHY_SIZE];
-        if (!parse_duration(v, &n, sub)) {
+        struct kiln_err derr = {0};
+        if (kiln_parse_duration(v, &n, &derr) < 0) {
             char range[256];
             describe_range(k, range, sizeof range);
-            snprintf(why, WHY_SIZE, "%.200s; %.500s", sub, range);
+            snprintf(why, WHY_SIZE, "%.300s; %.500s", derr.msg, range);
             return false;
         }
         if (n < k->min || n > k->max) {
@@ -931,16 +852,16 @@ static void check_relations(struct parse *ps)
     int line_mean = line_of(ps, "local", "chaos_mean");
 
     if (c->local.health_timeout_ms > c->local.health_interval_ms) {
-        format_duration(c->local.health_timeout_ms, a, sizeof a);
-        format_duration(c->local.health_interval_ms, b, sizeof b);
+        kiln_format_duration_exact(c->local.health_timeout_ms, a);
+        kiln_format_duration_exact(c->local.health_interval_ms, b);
         fail_at(ps, line_ht > line_hi ? line_ht : line_hi,
                 "[local] health_timeout (%s) is longer than health_interval (%s): a check must "
                 "end before the next one starts; shorten the timeout or lengthen the interval",
                 a, b);
     }
     if (c->local.chaos_min_ms > c->local.chaos_mean_ms) {
-        format_duration(c->local.chaos_min_ms, a, sizeof a);
-        format_duration(c->local.chaos_mean_ms, b, sizeof b);
+        kiln_format_duration_exact(c->local.chaos_min_ms, a);
+        kiln_format_duration_exact(c->local.chaos_mean_ms, b);
         fail_at(ps, line_cm > line_mean ? line_cm : line_mean,
                 "[local] chaos_min (%s) is longer than chaos_mean (%s); the minimum time "
                 "between kills cannot exceed the mean",
@@ -1145,7 +1066,7 @@ void kiln_config_dump(const struct kiln_config *cfg, FILE *out)
                 fprintf(out, " %s\n", k->choices[iv]);
                 break;
             case T_DURATION:
-                format_duration(*(const int64_t *)m, buf, sizeof buf);
+                kiln_format_duration_exact(*(const int64_t *)m, buf);
                 fprintf(out, " %s\n", buf);
                 break;
             case T_STRING:

@@ -24,8 +24,8 @@
 static void on_rpmbuild_line(void *ctx, enum kiln_stream stream, const char *line)
 {
     struct pipe *pp = ctx;
-    kiln_logring_append(kiln_job_logring(pp->job),
-                        stream == KILN_STREAM_STDERR ? KILN_LOG_WARN : KILN_LOG_INFO, "rpmbuild",
+    bool warn = stream == KILN_STREAM_STDERR && !kiln_rpmbuild_is_trace(line);
+    kiln_logring_append(kiln_job_logring(pp->job), warn ? KILN_LOG_WARN : KILN_LOG_INFO, "rpmbuild",
                         line);
     if (pp->logf != NULL) {
         fprintf(pp->logf, "rpmbuild: %s\n", line);

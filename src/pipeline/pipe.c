@@ -61,6 +61,17 @@ pipe_fn pipe_kind_abort(const char *kind)
 
 /* ---- logging ---- */
 
+/* A line into the job's log file only (kiln log JOB). */
+static void log_file(struct pipe *pp, enum kiln_log_level level, const char *line)
+{
+    if (pp->logf != NULL) {
+        char when[KILN_ISO_TIME_MAX];
+        fprintf(pp->logf, "%s %-5s %s\n", kiln_time_iso(kiln_now_us(), when),
+                kiln_log_level_name(level), line);
+        fflush(pp->logf);
+    }
+}
+
 void pipe_log(struct pipe *pp, enum kiln_log_level level, const char *fmt, ...)
 {
     char line[2048];
@@ -70,12 +81,7 @@ void pipe_log(struct pipe *pp, enum kiln_log_level level, const char *fmt, ...)
     va_end(ap);
     if (pp->job != NULL)
         kiln_logring_append(kiln_job_logring(pp->job), level, pp->kind, line);
-    if (pp->logf != NULL) {
-        char when[KILN_ISO_TIME_MAX];
-        fprintf(pp->logf, "%s %-5s %s\n", kiln_time_iso(kiln_now_us(), when),
-                kiln_log_level_name(level), line);
-        fflush(pp->logf);
-    }
+    log_file(pp, level, line);
 }
 
 /* ---- args and data ---- */
@@ -378,8 +384,13 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
     }
     if (rc == 0)
         pipe_log(pp, KILN_LOG_INFO, "%s %s: %s", pp->kind, pp->target, state);
-    else
-        pipe_log(pp, KILN_LOG_ERROR, "%s %s %s: %s", pp->kind, pp->target, state, err->msg);
+    else {
+        /* The engine puts the reason into the job's log itself as the job ends (its
+         * last line); here it goes only to the file, so it is not shown twice. */
+        char line[KILN_ERR_MSG_MAX + 200];
+        snprintf(line, sizeof line, "%s %s %s: %s", pp->kind, pp->target, state, err->msg);
+        log_file(pp, KILN_LOG_ERROR, line);
+    }
     struct kiln_err jerr = {0};
     if (pp->journal != NULL && kiln_journal_finish(pp->journal, state, &jerr) < 0)
         pipe_log(pp, KILN_LOG_WARN, "could not close the journal: %s", jerr.msg);
@@ -602,7 +613,11 @@ cJSON *kiln_pipeline_result(struct kiln_job *job)
 
 /* ---- following a job from the CLI ---- */
 
-static void print_new_lines(struct kiln_ctx *ctx, struct kiln_job *job, uint64_t *cursor)
+/* Streams the job's new log lines. The job's reason for failing (the engine's last
+ * line) is left out, since the caller prints it once with the job's id: while the job
+ * runs, a newest line that is an error is held back, as it may be that reason. */
+static void print_new_lines(struct kiln_ctx *ctx, struct kiln_job *job, uint64_t *cursor,
+                            bool finished, const char *reason)
 {
     struct kiln_log_line lines[64];
     uint64_t missed = 0, next = *cursor;
@@ -612,6 +627,15 @@ static void print_new_lines(struct kiln_ctx *ctx, struct kiln_job *job, uint64_t
         if (missed > 0)
             fprintf(ctx->msg, "kiln: (%llu log lines dropped)\n", (unsigned long long)missed);
         for (size_t i = 0; i < n; i++) {
+            bool newest = i + 1 == n && n < 64;
+            if (newest && !finished && lines[i].level == KILN_LOG_ERROR) {
+                next = lines[i].seq;
+                break;
+            }
+            if (newest && reason != NULL &&
+                (lines[i].truncated ? strncmp(lines[i].text, reason, lines[i].len)
+                                    : strcmp(lines[i].text, reason)) == 0)
+                continue;
             char when[KILN_ISO_TIME_MAX];
             kiln_time_iso(lines[i].time_us, when);
             fprintf(ctx->msg, "%s %s%s%s\n", when + 11,
@@ -634,8 +658,10 @@ int kiln_pipeline_run(struct kiln_ctx *ctx, struct kiln_job *job, cJSON **result
     for (;;) {
         struct kiln_job_info info;
         kiln_job_info(job, &info);
-        print_new_lines(ctx, job, &cursor);
-        if (kiln_job_state_finished(info.state)) {
+        bool finished = kiln_job_state_finished(info.state);
+        print_new_lines(ctx, job, &cursor, finished,
+                        finished && info.state != KILN_JOB_SUCCEEDED ? info.err.msg : NULL);
+        if (finished) {
             if (info.state == KILN_JOB_SUCCEEDED) {
                 if (result != NULL)
                     *result = kiln_pipeline_result(job);

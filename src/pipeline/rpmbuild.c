@@ -497,3 +497,9 @@ out:
     kiln_strbuf_free(&msg);
     return rc;
 }
+
+bool kiln_rpmbuild_is_trace(const char *line)
+{
+    size_t plus = strspn(line, "+");
+    return plus > 0 && line[plus] == ' ';
+}

@@ -76,8 +76,9 @@ int kiln_sources_get(const struct kiln_paths *paths, const char *app, char *buf,
         snprintf(buf, n, "%s", v->valuestring);
     else
         rc = kiln_err_set(err, KILN_E_NOTFOUND,
-                          "kiln does not know where %s's source is: give --source DIR (or record "
-                          "it with kiln create-app %s --env ENV ... --source DIR)",
+                          "%s has no source: give --source DIR (a directory with its kiln.json "
+                          "and spec), or record one with kiln create-app %s --env ENV ... "
+                          "--source DIR",
                           app, app);
     cJSON_Delete(o);
     return rc;

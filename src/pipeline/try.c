@@ -38,7 +38,8 @@ extern char **environ;
 
 static void on_line(void *ctx, enum kiln_stream stream, const char *line)
 {
-    pipe_log(ctx, stream == KILN_STREAM_STDERR ? KILN_LOG_WARN : KILN_LOG_INFO, "%s", line);
+    bool warn = stream == KILN_STREAM_STDERR && !kiln_rpmbuild_is_trace(line);
+    pipe_log(ctx, warn ? KILN_LOG_WARN : KILN_LOG_INFO, "%s", line);
 }
 
 static int free_port(struct kiln_err *err)

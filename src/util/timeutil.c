@@ -138,57 +138,63 @@ static const struct {
     {"min", 60 * 1000}, {"h", 60 * 60 * 1000}, {"d", 24 * 60 * 60 * 1000},
 };
 
-int kiln_parse_duration(const char *s, int64_t *ms, struct kiln_err *err)
+/* One "1.5s" of a duration: its value in ms into *out; p advanced past it. Exact:
+ * a value finer than a millisecond is refused, not truncated, since 0.5ms read as
+ * 0 would mean something else (unchanged, no limit). */
+static int parse_duration_term(const char *s, const char **pp, int64_t *out, struct kiln_err *err)
 {
-    const char *p = s;
-    int64_t total_us = 0; /* µs, so "1.5ms" and "0.25s" stay exact */
-    if (*p == '\0')
-        return kiln_err_set(err, KILN_E_INVALID,
-                            "empty duration: give a number and a unit, e.g. 500ms, 30s, 1m30s");
-    while (*p != '\0') {
-        int64_t whole = 0, frac = 0, frac_scale = 1;
-        int digits = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (whole > (INT64_MAX - 9) / 10)
-                goto too_long;
-            whole = whole * 10 + (*p++ - '0');
-            digits++;
-        }
-        if (*p == '.') {
-            p++;
-            while (isdigit((unsigned char)*p)) {
-                /* Digits past µs precision change nothing; skip them. */
-                if (frac_scale < 1000000) {
-                    frac = frac * 10 + (*p - '0');
-                    frac_scale *= 10;
-                }
-                p++;
-                digits++;
-            }
-        }
-        if (digits == 0)
-            goto bad;
-        size_t i, n = sizeof duration_units / sizeof duration_units[0];
-        for (i = 0; i < n; i++) {
-            size_t len = strlen(duration_units[i].name);
-            if (strncmp(p, duration_units[i].name, len) == 0 && !isalpha((unsigned char)p[len])) {
-                p += len;
-                break;
-            }
-        }
-        if (i == n) {
-            if (*p == '\0')
-                return kiln_err_set(err, KILN_E_INVALID,
-                                    "duration \"%s\" has no unit: add one, e.g. %ss or %sms", s, s,
-                                    s);
-            goto bad;
-        }
-        int64_t unit_us = duration_units[i].ms * 1000;
-        if (whole > (INT64_MAX - total_us) / unit_us - 1)
+    const char *p = *pp;
+    int64_t whole = 0, frac = 0, frac_scale = 1;
+    int digits = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (whole > (INT64_MAX - 9) / 10)
             goto too_long;
-        total_us += whole * unit_us + frac * unit_us / frac_scale;
+        whole = whole * 10 + (*p++ - '0');
+        digits++;
     }
-    *ms = total_us / 1000;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return kiln_err_set(err, KILN_E_INVALID,
+                                "invalid duration \"%s\": expected digits after the decimal point",
+                                s);
+        for (; isdigit((unsigned char)*p); p++, digits++) {
+            if (frac_scale >= INT64_C(1000000000))
+                return kiln_err_set(err, KILN_E_INVALID,
+                                    "invalid duration \"%s\": too many decimals", s);
+            frac = frac * 10 + (*p - '0');
+            frac_scale *= 10;
+        }
+    }
+    if (digits == 0)
+        goto bad;
+    size_t i, n = sizeof duration_units / sizeof duration_units[0];
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(duration_units[i].name);
+        if (strncmp(p, duration_units[i].name, len) == 0 && !isalpha((unsigned char)p[len])) {
+            p += len;
+            break;
+        }
+    }
+    if (i == n) {
+        if (*p == '\0')
+            return kiln_err_set(err, KILN_E_INVALID,
+                                "duration \"%s\" has no unit; a number needs a unit: ms, s, m, h "
+                                "or d (e.g. 30s)",
+                                s);
+        goto bad;
+    }
+    int64_t unit = duration_units[i].ms;
+    /* frac < 1e9 and unit <= 1 day (8.64e7 ms): the product fits. */
+    if (frac * unit % frac_scale != 0)
+        return kiln_err_set(err, KILN_E_INVALID,
+                            "duration \"%s\" is finer than a millisecond, the smallest step kiln "
+                            "keeps: write whole milliseconds (e.g. 1ms)",
+                            s);
+    if (whole > INT64_MAX / unit - 1)
+        goto too_long;
+    *out = whole * unit + frac * unit / frac_scale;
+    *pp = p;
     return 0;
 bad:
     return kiln_err_set(err, KILN_E_INVALID,
@@ -197,6 +203,49 @@ bad:
                         s);
 too_long:
     return kiln_err_set(err, KILN_E_INVALID, "duration \"%s\" is too long", s);
+}
+
+int kiln_parse_duration(const char *s, int64_t *ms, struct kiln_err *err)
+{
+    const char *p = s;
+    int64_t total = 0;
+    if (*p == '\0')
+        return kiln_err_set(err, KILN_E_INVALID,
+                            "empty duration: give a number and a unit, e.g. 500ms, 30s, 1m30s");
+    while (*p != '\0') {
+        int64_t term = 0;
+        if (parse_duration_term(s, &p, &term, err) < 0)
+            return -1;
+        if (term > INT64_MAX - total)
+            return kiln_err_set(err, KILN_E_INVALID, "duration \"%s\" is too long", s);
+        total += term;
+    }
+    *ms = total;
+    return 0;
+}
+
+char *kiln_format_duration_exact(int64_t ms, char buf[KILN_DURATION_MAX])
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } parts[] = {
+        {"d", INT64_C(86400000)}, {"h", INT64_C(3600000)}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    size_t len = 0;
+    buf[0] = '\0';
+    if (ms <= 0) {
+        snprintf(buf, KILN_DURATION_MAX, "0s");
+        return buf;
+    }
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && len < KILN_DURATION_MAX; i++) {
+        if (ms >= parts[i].ms) {
+            int n = snprintf(buf + len, KILN_DURATION_MAX - len, "%lld%s",
+                             (long long)(ms / parts[i].ms), parts[i].unit);
+            len += n > 0 ? (size_t)n : 0;
+            ms %= parts[i].ms;
+        }
+    }
+    return buf;
 }
 
 char *kiln_format_duration(int64_t ms, char buf[KILN_DURATION_MAX])

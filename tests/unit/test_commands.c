@@ -13,8 +13,21 @@
 /* The commands that only read (cloud and chaos check their mutating sub-commands
  * themselves: `cloud stop`, `chaos --enable`). */
 static const char *const read_only_ok[] = {
-    "apps",  "status", "events", "jobs",    "log",   "history",
-    "cloud", "config", "help",   "version", "chaos", NULL,
+    "apps",
+    "status",
+    "events",
+    "jobs",
+    "log",
+    "history",
+    "cloud",
+    "config",
+    "help",
+    "version",
+    "chaos",
+    /* They print a script, and read state files for its candidates. */
+    "completion",
+    "__complete",
+    NULL,
 };
 
 static int allowed(const char *name)
