@@ -49,6 +49,7 @@ E2E_TESTS = \
 	tests/e2e/valgrind.sh \
 	tests/e2e/killsteps.sh \
 	tests/e2e/deploy_faults.sh \
+	tests/e2e/protected.sh \
 	tests/e2e/aws.sh \
 	tests/e2e/aws_killsteps.sh \
 	tests/e2e/secrets.sh \

@@ -17,6 +17,7 @@ struct kiln_global_opts {
     const char *region;   /* --region NAME */
     const char *config;   /* --config FILE */
     const char *theme;    /* --theme NAME (the console's colours) */
+    const char *confirm;  /* --confirm ENV: yes, change that protected env */
     bool read_only;       /* --read-only */
     bool json;            /* --json */
 };
@@ -36,6 +37,8 @@ struct kiln_ctx {
      * `detach_jobs`, so a command submits its job and returns at once. */
     struct kiln_engine *engine;
     bool detach_jobs;
+    /* The console asked (typed env name) before running the command: no CLI prompt. */
+    bool envs_confirmed;
     /* Set by a command that submitted a job (a reference, the ctx owner's to unref). */
     struct kiln_job *last_job;
 };

@@ -1,4 +1,5 @@
 /* kiln: looking up, running and describing the commands of the table. */
+#include "commands/commands.h"
 #include "kiln/command.h"
 #include "kiln/context.h"
 
@@ -42,6 +43,8 @@ int kiln_command_run(const struct kiln_cmd *cmd, struct kiln_ctx *ctx, int argc,
                          cmd->name);
             return 1;
         }
+        if (kiln_cmd_check_protected(cmd, ctx, &args, err) < 0)
+            return kiln_err_exit_status(err->code);
     }
     if (cmd->exec(ctx, &args, err) < 0)
         return kiln_err_exit_status(err->code);

@@ -46,6 +46,15 @@ static inline int kiln_cmd_usage(struct kiln_err *err)
 int kiln_chaos_run(struct kiln_ctx *ctx, const char *hours, bool weekdays, const char *duration,
                    struct kiln_err *err);
 
+/* A mutating command whose target env is protected goes on only when confirmed: the
+ * console asked (ctx->envs_confirmed), --confirm ENV names it, or a person typed its
+ * name on the terminal (src/commands/protect.c). Else KILN_E_USAGE, nothing done. */
+int kiln_cmd_check_protected(const struct kiln_cmd *cmd, struct kiln_ctx *ctx,
+                             const struct kiln_args *a, struct kiln_err *err);
+/* The same for a command that changes env (given by the command itself: chaos). */
+int kiln_cmd_confirm_env(struct kiln_ctx *ctx, const char *cmd, const char *env,
+                         struct kiln_err *err);
+
 /* Prints the whole program's usage (global options and command list). */
 void kiln_print_usage(FILE *out, bool read_only);
 

@@ -39,10 +39,10 @@ static const struct {
     const char *name;
     const char *kind; /* NULL for a flag; a kind, or "=" and the literal words */
 } global_opts[] = {
-    {"--home", "file"},    {"--config", "file"}, {"--provider", "=local aws"},
-    {"--profile", "none"}, {"--region", "none"}, {"--theme", "=default light high-contrast mono"},
-    {"--read-only", NULL}, {"--json", NULL},     {"--help", NULL},
-    {"--version", NULL},
+    {"--home", "file"},    {"--config", "file"},  {"--provider", "=local aws"},
+    {"--profile", "none"}, {"--region", "none"},  {"--theme", "=default light high-contrast mono"},
+    {"--confirm", "env"},  {"--read-only", NULL}, {"--json", NULL},
+    {"--help", NULL},      {"--version", NULL},
 };
 #define N_GLOBAL (sizeof global_opts / sizeof global_opts[0])
 

@@ -237,6 +237,9 @@ static int chaos_exec(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
     bool on = kiln_args_flag(cmd, a, "enable"), off = kiln_args_flag(cmd, a, "disable");
     if (on && off)
         return kiln_err_set(err, KILN_E_USAGE, "--enable and --disable contradict each other");
+    /* Chaos kills instances: in a protected env it is confirmed like any change. */
+    if (kiln_ctx_setup(ctx, err) < 0 || kiln_cmd_confirm_env(ctx, "chaos", env, err) < 0)
+        return -1;
     struct kiln_chaos_spec spec = {.enable = on ? 1 : off ? 0 : -1};
     const char *mean = kiln_args_get(cmd, a, "mean-time-between-kills");
     const char *min = kiln_args_get(cmd, a, "min-time-between-kills");

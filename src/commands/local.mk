@@ -14,4 +14,5 @@ libkiln_a_SOURCES += \
 	src/commands/job_cmds.c \
 	src/commands/events_cmd.c \
 	src/commands/chaos_run.c \
-	src/commands/completion.c
+	src/commands/completion.c \
+	src/commands/protect.c

@@ -106,6 +106,7 @@ static void run_one(struct ui_runner *r, struct run_item *it)
     ctx->out = out;
     ctx->msg = out;
     ctx->detach_jobs = true;
+    ctx->envs_confirmed = true; /* the console asked before it ran the line (exec.c) */
     ctx->last_job = NULL;
     it->status = kiln_command_run(cmd, ctx, w.argc - 1, w.argv + 1, &it->err);
     /* From now on what a job prints through its ctx goes nowhere, not into a

@@ -15,10 +15,11 @@ void kiln_ctx_init(struct kiln_ctx *ctx)
 int kiln_ctx_global_opt(struct kiln_ctx *ctx, const char *name, const char *value,
                         struct kiln_err *err)
 {
-    static const char *const with_value[] = {"home",   "provider", "profile",
-                                             "region", "config",   "theme"};
+    static const char *const with_value[] = {"home",   "provider", "profile", "region",
+                                             "config", "theme",    "confirm"};
     const char **slots[] = {&ctx->opts.home,   &ctx->opts.provider, &ctx->opts.profile,
-                            &ctx->opts.region, &ctx->opts.config,   &ctx->opts.theme};
+                            &ctx->opts.region, &ctx->opts.config,   &ctx->opts.theme,
+                            &ctx->opts.confirm};
 
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++) {
         if (strcmp(name, with_value[i]) != 0)

@@ -133,7 +133,7 @@ is "$(groups_of)" "hello-world-test-v001:off:2 hello-world-test-v000:on:1" \
     "v000 serves again, v001 disabled"
 run "$KILN" create-app hello-world --env prod --health-check-url /health_check --port 8080
 is "$RC" 0 "create-app --env prod"
-run "$KILN" promote hello-world --from test --to prod
+run "$KILN" promote hello-world --from test --to prod --confirm prod
 is "$RC" 0 "promote test -> prod"
 is "$(status_json prod | json "d[0]['envs'][0]['groups'][0]['image']")" "$ami" \
     "prod runs the exact AMI that serves in test"
@@ -152,12 +152,12 @@ elb.add_tags(LoadBalancerNames=["hello-world-prod"],
 PYEOF
 }
 set_lock "job=99 user=bob@elsewhere host=elsewhere pid=1 what=deploy since=2026-01-01T12:01:03Z expires=$future"
-run "$KILN" deploy hello-world --env prod --image "$ami"
+run "$KILN" deploy hello-world --env prod --confirm prod --image "$ami"
 ok "$([ "$RC" -ne 0 ]; echo $?)" "a deploy is refused while another machine holds the lock"
 like "$ERR" "hello-world-prod is being deployed by job 99 \(bob@elsewhere, since 12:01:03" \
     "and says who holds it: $(printf '%s' "$ERR" | tail -n1)"
 set_lock "job=99 user=bob@elsewhere host=elsewhere pid=1 what=deploy since=2026-01-01T12:01:03Z expires=$past"
-run "$KILN" deploy hello-world --env prod --image "$ami"
+run "$KILN" deploy hello-world --env prod --confirm prod --image "$ami"
 is "$RC" 0 "an expired lock is taken over"
 is "$(elb_tag hello-world-prod kiln:lock)" "None" "and released when the deploy ends"
 "$KILN" deploy hello-world --env test --image "$ami" >"$T_TMP/d1.out" 2>&1 &
@@ -261,9 +261,9 @@ is "$(asgq "$old" "[g.get('Status', 'live') for g in d['AutoScalingGroups']]" | 
 is "$(awsq ec2 describe_launch_templates '{}' "'$old' in [t['LaunchTemplateName'] for t in d['LaunchTemplates']]")" \
     False "and its launch template"
 unlike "$(groups_of)" "$old:" "and status no longer shows it"
-run "$KILN" delete-app hello-world --env prod
+run "$KILN" delete-app hello-world --env prod --confirm prod
 ok "$([ "$RC" -ne 0 ]; echo $?)" "delete-app refuses an app with groups"
-run "$KILN" delete-app hello-world --env prod --force
+run "$KILN" delete-app hello-world --env prod --force --confirm prod
 is "$RC" 0 "delete-app --force"
 is "$(awsq elb describe_load_balancers '{}' "'hello-world-prod' in [l['LoadBalancerName'] for l in d['LoadBalancerDescriptions']]")" \
     False "the ELB is gone"

@@ -237,8 +237,8 @@ ok $? "the new group serves"
 like "$(screen_masked)" 'v001 ● 2/2 +1\.0\.0-1 ' "the Groups pane shows which release each group runs"
 
 # Rollback in prod: typed confirmation.
-run "$KILN" deploy hello-world --env prod --desired 1
-run "$KILN" deploy hello-world --env prod --desired 1
+run "$KILN" deploy hello-world --env prod --desired 1 --confirm prod
+run "$KILN" deploy hello-world --env prod --desired 1 --confirm prod
 is "$RC" 0 "two deploys to prod"
 keys_slow g
 screen_wait 10 'v001 ● 1/1'

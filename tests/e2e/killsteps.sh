@@ -10,7 +10,7 @@ SRC="$KILN_SRCDIR/examples/hello-world"
 "$KILN" create-app hello-world --env prod --health-check-url /health_check --port 8080 >/dev/null
 "$KILN" deploy hello-world --env test >/dev/null 2>&1
 "$KILN" deploy hello-world --env test >/dev/null 2>&1
-"$KILN" deploy hello-world --env prod --package hello-world-1.0.0-1.x86_64 >/dev/null 2>&1
+"$KILN" deploy hello-world --env prod --confirm prod --package hello-world-1.0.0-1.x86_64 >/dev/null 2>&1
 is "$(enabled_groups test)" 1 "test has two versions, one enabled"
 
 state_of() { # the env's groups as name:on|off, newest first
@@ -52,7 +52,7 @@ for how in resume abort; do
 done
 for how in resume abort; do
     for step in resolve plan create-group wait-healthy enable wait-in-service disable-old cleanup; do
-        kill_at promote "$step" prod "$how" promote hello-world --from test --to prod
+        kill_at promote "$step" prod "$how" promote hello-world --from test --to prod --confirm prod
     done
 done
 run "$KILN" jobs

@@ -53,7 +53,7 @@ if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
     lb_get hello-world test
     is "$BODY" "hello-world 1.0.0-1" "v000 serves again"
     run "$KILN" create-app hello-world --env prod --health-check-url /health_check --port 8080
-    run "$KILN" promote hello-world --from test --to prod
+    run "$KILN" promote hello-world --from test --to prod --confirm prod
     is "$RC:$OUT" "0:hello-world-prod-v000" "promote test -> prod"
     lb_get hello-world prod
     is "$BODY" "hello-world 1.0.0-1" "prod serves what test served"

@@ -127,7 +127,7 @@ unlike "$OUT" "interrupted" "no job is left interrupted"
 # promote: test's exact image into prod.
 run "$KILN" create-app hello-world --env prod --health-check-url /health_check --port 8080
 is "$RC" 0 "create-app --env prod (the source is remembered)"
-run "$KILN" promote hello-world --from test --to prod
+run "$KILN" promote hello-world --from test --to prod --confirm prod
 is "$RC" 0 "promote test -> prod"
 img_test=$("$KILN" status hello-world --json | json "[g['image'] for e in d[0]['envs'] if e['name']=='test' for g in e['groups'] if g['enabled']][0]")
 img_prod=$("$KILN" status hello-world --json | json "[g['image'] for e in d[0]['envs'] if e['name']=='prod' for g in e['groups'] if g['enabled']][0]")
