@@ -59,7 +59,7 @@ static void test_split(void)
     ok(aws_split_command("x ''", &v, &err) == 0 && v[1] && v[1][0] == '\0' && v[2] == NULL,
        "'' is an empty word");
     aws_argv_free(v);
-    ok(aws_split_command("aminate 'oops", &v, &err) < 0 && strstr(err.msg, "unterminated"),
+    ok(aws_split_command("aminate 'oops", &v, &err) < 0 && strstr(err.msg, "is not closed"),
        "an unterminated quote is refused: %s", err.msg);
     ok(aws_split_command("   ", &v, &err) < 0, "an empty command is refused");
     ok(aws_split_command("echo $(rm -rf /) ; x", &v, &err) == 0 && strcmp(v[1], "$(rm") == 0 &&

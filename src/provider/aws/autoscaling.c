@@ -3,6 +3,7 @@
  * <ActionResult>). */
 #include "provider/aws/aws.h"
 
+#include "kiln/group_process.h"
 #include "kiln/aws_paginate.h"
 #include "kiln/aws_xml.h"
 #include "kiln/xalloc.h"
@@ -14,24 +15,11 @@
 /* DescribeAutoScalingGroups' largest page. */
 #define GROUPS_PER_PAGE "100"
 
-static const char *const process_names[] = {"Launch", "Terminate", "HealthCheck",
-                                            "ReplaceUnhealthy", "AddToLoadBalancer"};
-#define N_PROCESSES (sizeof process_names / sizeof process_names[0])
-
-const char *aws_process_name(unsigned bit)
-{
-    for (unsigned i = 0; i < N_PROCESSES; i++)
-        if (bit == 1u << i)
-            return process_names[i];
-    return "?";
-}
-
+/* The ASG process names are kiln's own (group_process.h): one table for both clouds. */
 static unsigned process_bit(const char *name)
 {
-    for (unsigned i = 0; i < N_PROCESSES; i++)
-        if (strcmp(name, process_names[i]) == 0)
-            return 1u << i;
-    return 0;
+    enum kiln_process p;
+    return kiln_process_parse(name, &p, NULL) == 0 ? (unsigned)p : 0;
 }
 
 static int64_t time_at(const xmlNode *n, const char *path)
@@ -249,12 +237,12 @@ int aws_asg_processes(struct kiln_aws_client *c, const char *name, unsigned proc
     kiln_aws_query_init(&q, KILN_AWS_AUTOSCALING, suspend ? "SuspendProcesses" : "ResumeProcesses");
     kiln_aws_query_add(&q, "AutoScalingGroupName", name);
     size_t k = 0;
-    for (unsigned i = 0; i < N_PROCESSES; i++) {
-        if (!(processes & (1u << i)))
+    for (unsigned bit = 1; bit <= KILN_PROC_ADD_TO_LB; bit <<= 1) {
+        if (!(processes & bit))
             continue;
         char pn[48];
         snprintf(pn, sizeof pn, "ScalingProcesses.member.%zu", ++k);
-        kiln_aws_query_add(&q, pn, process_names[i]);
+        kiln_aws_query_add(&q, pn, kiln_process_name((enum kiln_process)bit));
     }
     if (k == 0) {
         /* No list means every process to AWS: never what a caller with no bits meant. */

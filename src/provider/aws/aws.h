@@ -271,7 +271,6 @@ int aws_asg_tag(struct kiln_aws_client *c, const char *name, const char *key, co
                 struct kiln_err *err);
 int aws_asg_terminate_instance(struct kiln_aws_client *c, const char *id, bool decrement,
                                struct kiln_err *err);
-const char *aws_process_name(unsigned bit);
 
 struct aws_activity {
     char id[64];

@@ -19,6 +19,7 @@
 #include "provider/aws/aws.h"
 
 #include "kiln/names.h"
+#include "kiln/shellwords.h"
 #include "kiln/spawn.h"
 #include "kiln/strbuf.h"
 #include "kiln/timeutil.h"
@@ -54,68 +55,25 @@ static void say(kiln_line_fn on_line, void *ctx, const char *fmt, ...)
 
 int aws_split_command(const char *line, char ***argv, struct kiln_err *err)
 {
-    size_t n = 0;
-    char **v = xcalloc(1, sizeof *v);
-    struct kiln_strbuf word = KILN_STRBUF_INIT;
-    bool in_word = false;
-    const char *p = line;
-    while (*p) {
-        char c = *p;
-        if (c == ' ' || c == '\t' || c == '\n') {
-            if (in_word) {
-                v = xrealloc(v, (n + 2) * sizeof *v);
-                v[n++] = kiln_strbuf_detach(&word, NULL);
-                v[n] = NULL;
-                in_word = false;
-            }
-            p++;
-            continue;
-        }
-        in_word = true;
-        if (c == '\'') {
-            const char *end = strchr(p + 1, '\'');
-            if (end == NULL)
-                goto unterminated;
-            kiln_strbuf_append_len(&word, p + 1, (size_t)(end - p - 1));
-            kiln_strbuf_append(&word, ""); /* '' is an empty word, not none */
-            p = end + 1;
-        } else if (c == '"') {
-            p++;
-            while (*p && *p != '"') {
-                if (*p == '\\' && (p[1] == '"' || p[1] == '\\' || p[1] == '$' || p[1] == '`'))
-                    p++;
-                kiln_strbuf_appendc(&word, *p++);
-            }
-            if (*p != '"')
-                goto unterminated;
-            kiln_strbuf_append(&word, "");
-            p++;
-        } else if (c == '\\' && p[1] != '\0') {
-            kiln_strbuf_appendc(&word, p[1]);
-            p += 2;
-        } else {
-            kiln_strbuf_appendc(&word, c);
-            p++;
-        }
+    /* sh's quoting rules (kiln_sh_split), no shell: nothing in it is ever expanded. */
+    int argc = 0;
+    char **words = NULL;
+    if (kiln_sh_split(line, false, &argc, &words, err) < 0) {
+        kiln_err_prefix(err, "[aws] aminate_command %.200s", line);
+        if (err != NULL)
+            err->code = KILN_E_INVALID; /* the config is wrong, not the command line */
+        return -1;
     }
-    if (in_word) {
-        v = xrealloc(v, (n + 2) * sizeof *v);
-        v[n++] = kiln_strbuf_detach(&word, NULL);
-        v[n] = NULL;
-    }
-    kiln_strbuf_free(&word);
-    if (n == 0) {
-        free(v);
+    if (argc == 0) {
+        free(words);
         return kiln_err_set(err, KILN_E_INVALID, "[aws] aminate_command is empty");
     }
+    char **v = xcalloc((size_t)argc + 1, sizeof *v);
+    for (int i = 0; i < argc; i++)
+        v[i] = xstrdup(words[i]);
+    free(words);
     *argv = v;
     return 0;
-unterminated:
-    kiln_strbuf_free(&word);
-    v[n] = NULL;
-    aws_argv_free(v);
-    return kiln_err_set(err, KILN_E_INVALID,
-                        "[aws] aminate_command has an unterminated quote: %.200s", line);
 }
 
 void aws_argv_free(char **argv)
