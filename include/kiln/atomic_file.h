@@ -56,6 +56,10 @@ int kiln_sync_dir(const char *dir);
  * does); existing directories are fine. */
 int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err);
 
+/* Writes all len bytes to fd, retrying on EINTR; -1 with errno (ENOSPC when write()
+ * makes no progress). */
+int kiln_write_all(int fd, const void *data, size_t len);
+
 /* Opens path for reading only if it is a regular file, without blocking on the way: a
  * FIFO or a device given as a config or theme would hang kiln in open() or read().
  * Returns the fd, or -1 with errno (EISDIR for a directory, ENODEV for anything else

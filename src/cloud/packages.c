@@ -93,24 +93,6 @@ static int run(const char *const *argv, const char *package, int64_t timeout_ms,
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0) {
-            errno = ENOSPC;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Copies src to a new temp file in dir (a name kiln_atomic_cleanup_temps sweeps), mode
  * 0644, synced. Checks the RPM magic on the way. */
 static int copy_in(const char *src, const char *dir, struct kiln_strbuf *tmp, struct kiln_err *err)
@@ -157,7 +139,7 @@ static int copy_in(const char *src, const char *dir, struct kiln_strbuf *tmp, st
         }
         if (n == 0)
             break;
-        if (write_all(out, buf, (size_t)n) < 0) {
+        if (kiln_write_all(out, buf, (size_t)n) < 0) {
             saved = errno, step = "cannot copy it";
             break;
         }

@@ -16,8 +16,9 @@
 
 #define TEMP_SUFFIX "XXXXXX"
 
-static int write_all(int fd, const char *p, size_t len)
+int kiln_write_all(int fd, const void *data, size_t len)
 {
+    const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
@@ -91,7 +92,7 @@ static int write_temp(const char *path, const char *dir, const char *base, const
     const char *step;
     if (fchmod(fd, mode) < 0)
         step = ": cannot set its mode";
-    else if (write_all(fd, data, len) < 0)
+    else if (kiln_write_all(fd, data, len) < 0)
         step = "";
     else if (fsync(fd) < 0)
         step = ": cannot flush it to disk";
