@@ -117,8 +117,8 @@ static int next_release(struct pipe *pp, const char *app, struct kiln_err *err)
             return (int)r;
         }
         if (e != EEXIST) {
-            kiln_err_set(err, KILN_E_IO, "cannot reserve release %ld of %s in %s: %s", r, app,
-                         dir, strerror(e));
+            kiln_err_set(err, KILN_E_IO, "cannot reserve release %ld of %s in %s: %s", r, app, dir,
+                         strerror(e));
             free(dir);
             return -1;
         }

@@ -222,26 +222,6 @@ static int destroy_new(struct pipe *pp, struct kiln_err *err)
 
 static int deploy_undo(struct pipe *pp, struct kiln_err *err);
 
-/* After a failure past create-group: back to how the cluster was, at once, rather
- * than a job that says failed and cannot be aborted while its group serves. */
-static int undo_after_failure(struct pipe *pp, struct kiln_err *err)
-{
-    /* Cut off from the cloud (kilnd died, the disk filled) nothing can be undone
-     * now: the job ends interrupted and `kiln abort` undoes it later. */
-    if (err->code == KILN_E_IO)
-        return -1;
-    struct kiln_err uerr = {0};
-    if (deploy_undo(pp, &uerr) < 0) {
-        pipe_log(pp, KILN_LOG_ERROR, "could not put %s back as it was: %s", pp->locked_cluster,
-                 uerr.msg);
-        pp->interrupted = true;
-        kiln_err_prefix(err, "and the undo failed (%.300s)", uerr.msg);
-        return -1;
-    }
-    pipe_log(pp, KILN_LOG_INFO, "%s is as it was before this job", pp->locked_cluster);
-    return -1;
-}
-
 static int deploy_steps(struct pipe *pp, struct kiln_err *err)
 {
     if (pipe_step(pp, "plan", step_plan, err) < 0 ||
@@ -251,7 +231,7 @@ static int deploy_steps(struct pipe *pp, struct kiln_err *err)
         pipe_step(pp, "enable", step_enable, err) < 0 ||
         pipe_step(pp, "wait-in-service", step_wait_in_service, err) < 0 ||
         pipe_step(pp, "disable-old", step_disable_old, err) < 0)
-        return undo_after_failure(pp, err);
+        return pipe_undo_after_failure(pp, deploy_undo, err);
     /* The new group serves: a failed cleanup leaves extra disabled groups, no harm. */
     if (pipe_step(pp, "cleanup", step_cleanup, err) < 0)
         return -1;

@@ -530,6 +530,22 @@ struct kiln_job *kiln_pipeline_submit(struct kiln_ctx *ctx, const char *kind, cJ
     return start(ctx, pp, err);
 }
 
+int pipe_undo_after_failure(struct pipe *pp, pipe_fn undo, struct kiln_err *err)
+{
+    if (err->code == KILN_E_IO)
+        return -1;
+    struct kiln_err uerr = {0};
+    if (undo(pp, &uerr) < 0) {
+        pipe_log(pp, KILN_LOG_ERROR, "could not put %s back as it was: %s", pp->locked_cluster,
+                 uerr.msg);
+        pp->interrupted = true;
+        kiln_err_prefix(err, "and the undo failed (%.300s)", uerr.msg);
+        return -1;
+    }
+    pipe_log(pp, KILN_LOG_INFO, "%s is as it was before this job", pp->locked_cluster);
+    return -1;
+}
+
 void pipe_merge_journal_data(struct pipe *pp, struct kiln_journal *j)
 {
     /* What completed steps found comes back with them, as they are skipped. */

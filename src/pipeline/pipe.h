@@ -60,6 +60,13 @@ int pipe_promote(struct pipe *pp, struct kiln_err *err);
 int pipe_group_op(struct pipe *pp, struct kiln_err *err);
 int pipe_try(struct pipe *pp, struct kiln_err *err);
 
+/* After a step failed once the job's group may take traffic: runs undo at once (the
+ * cluster goes back as it was, rather than a job that says failed and cannot be
+ * aborted while its group serves). Cut off from the cloud (KILN_E_IO) nothing can be
+ * undone now: the job ends interrupted and `kiln abort` undoes it later; so it does
+ * when undo fails. Returns -1, err still the step's failure. */
+int pipe_undo_after_failure(struct pipe *pp, pipe_fn undo, struct kiln_err *err);
+
 /* The abort of a kind of job, NULL when the kind has none. */
 pipe_fn pipe_kind_abort(const char *kind);
 /* Puts what journal j's completed steps found into pp->data. */

@@ -187,24 +187,6 @@ static int lock_cluster(struct pipe *pp, struct kiln_err *err)
 
 static int rollback_undo(struct pipe *pp, struct kiln_err *err);
 
-/* A failure once the target may take traffic: back to how the cluster was, at once
- * (else two groups could serve under a job that says failed and cannot be aborted). */
-static int undo_after_failure(struct pipe *pp, struct kiln_err *err)
-{
-    if (err->code == KILN_E_IO)
-        return -1; /* cut off from the cloud: interrupted, `kiln abort` undoes it */
-    struct kiln_err uerr = {0};
-    if (rollback_undo(pp, &uerr) < 0) {
-        pipe_log(pp, KILN_LOG_ERROR, "could not put %s back as it was: %s", pp->locked_cluster,
-                 uerr.msg);
-        pp->interrupted = true;
-        kiln_err_prefix(err, "and the undo failed (%.300s)", uerr.msg);
-        return -1;
-    }
-    pipe_log(pp, KILN_LOG_INFO, "%s is as it was before this job", pp->locked_cluster);
-    return -1;
-}
-
 int pipe_rollback(struct pipe *pp, struct kiln_err *err)
 {
     if (lock_cluster(pp, err) < 0 || pipe_step(pp, "plan", step_plan, err) < 0 ||
@@ -215,7 +197,7 @@ int pipe_rollback(struct pipe *pp, struct kiln_err *err)
         pipe_step(pp, "wait-in-service", step_wait_in_service, err) < 0 ||
         pipe_step(pp, "disable-current", step_disable_current, err) < 0 ||
         pipe_step(pp, "mark-rejected", step_mark_rejected, err) < 0)
-        return undo_after_failure(pp, err);
+        return pipe_undo_after_failure(pp, rollback_undo, err);
     pp->result = cJSON_CreateObject();
     cJSON_AddStringToObject(pp->result, "group", pipe_str(pp, "target"));
     cJSON_AddItemToObject(

@@ -133,6 +133,31 @@ for step in $deploy_steps; do
     rel=$((rel == 3 ? 2 : 3))
 done
 
+# The same for a rollback: kill it at every step, a new job is refused, abort the old
+# one, and the cluster is as it was.
+disabled_one() {
+    "$KILN" status hello-world --env test --json |
+        json "[g['name'] for g in d[0]['envs'][0]['groups'] if not g['enabled']][0]"
+}
+run "$KILN" rollback hello-world --env test --to "$(disabled_one)"
+rollback_steps=$(steps_of "$(last_job)")
+diag "rollback steps: $rollback_steps"
+ok "$([ "$(echo "$rollback_steps" | wc -w)" -ge 6 ]; echo $?)" "the rollback recorded its steps"
+for step in $rollback_steps; do
+    before=$(groups)
+    KILN_TEST_KILL_AT="rollback:$step:before" "$KILN" rollback hello-world --env test \
+        --to "$(disabled_one)" >/dev/null 2>&1
+    killed=$(last_job)
+    is "$(job_state "$killed")" "interrupted" "rollback killed before $step: interrupted"
+    run "$KILN" rollback hello-world --env test
+    is "$RC" 1 "rollback killed before $step: a new rollback is refused"
+    like "$ERR" "interrupted rollback, job $killed" "rollback killed before $step: naming the job"
+    run "$KILN" abort "$killed"
+    is "$RC" 0 "rollback killed before $step: abort $killed"
+    is "$(groups)" "$before" "rollback killed before $step: the groups are as before"
+    is "$(enabled_groups)" 1 "rollback killed before $step: one group serves"
+done
+
 # ---- a failure after the new group exists puts the cluster back ----
 for step in wait-healthy enable wait-in-service disable-old; do
     before=$(groups)
@@ -147,7 +172,7 @@ done
 for step in enable wait-in-service disable-current mark-rejected; do
     before=$(groups)
     was=$(serving)
-    KILN_TEST_FAIL_AT="rollback:$step" run "$KILN" rollback hello-world --env test
+    KILN_TEST_FAIL_AT="rollback:$step" run "$KILN" rollback hello-world --env test --to "$(disabled_one)"
     is "$RC" 1 "a rollback failing at $step fails"
     like "$ERR" "is as it was before this job" "at $step: and puts the cluster back"
     is "$(groups)" "$before" "at $step: the same groups, the same one enabled, the same marks"
