@@ -4,6 +4,7 @@
  * the defaults, the dump and the "did you mean" hints all read it, so they cannot
  * drift apart. Keep it in the order of kiln.conf(5).
  */
+#include "kiln/url.h"
 #include "kiln/atomic_file.h"
 #include "kiln/config.h"
 
@@ -421,8 +422,11 @@ static void fail_at(struct parse *ps, int line, const char *fmt, ...)
 
 /* A value as shown in a message: as it is when it is short plain text, quoted
  * and escaped otherwise. */
-static const char *shown(const char *v, char *buf, size_t size)
+static const char *shown(const char *raw, char *buf, size_t size)
 {
+    /* A URL's user:password@ never goes into a message. */
+    char red[1024];
+    const char *v = kiln_url_redacted(raw, red, sizeof red);
     if (kiln_text_printable(v) && strlen(v) <= 60) {
         snprintf(buf, size, "%s", v);
         return buf;
@@ -1017,8 +1021,11 @@ const char *kiln_bake_method_name(enum kiln_bake_method method)
  * quotes when inih would otherwise strip its spaces, take it for a comment, or strip
  * quotes; and without the spaces around '=' when the line would otherwise be too
  * long, since a value that loaded as name=value must load again. */
-static void dump_string(FILE *out, const char *name, const char *v)
+static void dump_string(FILE *out, const char *name, const char *raw)
 {
+    /* A URL's user:password@ is shown as ***@: kiln config is pasted into tickets. */
+    char red[1024];
+    const char *v = kiln_url_redacted(raw, red, sizeof red);
     size_t n = strlen(v);
     bool quote = n > 0 && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]) ||
                            v[0] == ';' || (n >= 2 && v[0] == '"' && v[n - 1] == '"'));

@@ -7,6 +7,7 @@ libkiln_a_SOURCES += \
 	src/util/atomic_file.c \
 	src/util/spawn.c \
 	src/util/sandbox.c \
+	src/util/url.c \
 	src/util/proc.c \
 	src/util/fstree.c \
 	src/util/tail.c \
@@ -14,5 +15,5 @@ libkiln_a_SOURCES += \
 	src/util/json.c \
 	src/util/shellwords.c
 # The unit tests of util's shared helpers, kept with them.
-check_PROGRAMS += tests/unit/test_proc tests/unit/test_json tests/unit/test_shellwords
-TESTS += tests/unit/test_proc tests/unit/test_json tests/unit/test_shellwords
+check_PROGRAMS += tests/unit/test_proc tests/unit/test_json tests/unit/test_shellwords tests/unit/test_url
+TESTS += tests/unit/test_proc tests/unit/test_json tests/unit/test_shellwords tests/unit/test_url

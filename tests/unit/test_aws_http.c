@@ -117,6 +117,12 @@ static void test_endpoints(void)
     is_int(kiln_aws_endpoint_resolve(KILN_AWS_EC2, "us-east-1/../evil", NULL, false, &e, &err), -1,
            "a region with a slash is refused");
 
+    is_int(kiln_aws_endpoint_resolve(KILN_AWS_EC2, "us-west-2", "https://admin:hunter2@127.0.0.1",
+                                     false, &e, &err),
+           -1, "an endpoint with a user and password is refused");
+    ok(strstr(err.msg, "hunter2") == NULL && strstr(err.msg, "https://***@127.0.0.1") != NULL,
+       "without showing the password: %s", err.msg);
+
     /* Overrides: config < AWS_ENDPOINT_URL < AWS_ENDPOINT_URL_<SERVICE>. */
     kiln_aws_endpoint_resolve(KILN_AWS_EC2, "us-west-2", "http://127.0.0.1:4566", false, &e, &err);
     is_str(e.url, "http://127.0.0.1:4566", "config endpoint used");

@@ -3,7 +3,9 @@
 #include "tap.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -478,8 +480,31 @@ static void test_mutations(void)
     is_int(bad_msg, 0, "every failure names the file and line");
 }
 
+/* A URL's user:password@ is a secret: kiln config and the errors show ***@ instead. */
+static void test_url_secrets(void)
+{
+    struct kiln_config cfg;
+    is_int(load(&cfg, "[aws]\npackage_repo = https://deploy:hunter2@repo.example.com/rpms\n"), 0,
+           "a package repo URL with a password loads");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    kiln_config_dump(&cfg, mem);
+    fclose(mem);
+    ok(strstr(text, "hunter2") == NULL && strstr(text, "deploy:") == NULL,
+       "kiln config does not print the password");
+    ok(strstr(text, "package_repo = https://***@repo.example.com/rpms") != NULL,
+       "it shows the URL with ***@");
+    free(text);
+    kiln_config_free(&cfg);
+    ok(load_bad("[aws]\nendpoint = ftp://admin:hunter2@10.0.0.1\n"), "a bad endpoint fails");
+    ok(strstr(err.msg, "hunter2") == NULL && strstr(err.msg, "ftp://***@10.0.0.1") != NULL,
+       "its error shows the URL without the password: %s", err.msg);
+}
+
 int main(void)
 {
+    test_url_secrets();
     test_defaults();
     test_every_key();
     test_syntax();

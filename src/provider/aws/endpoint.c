@@ -1,4 +1,5 @@
 /* kiln: AWS endpoints, defaults and overrides (see kiln/aws_endpoint.h). */
+#include "kiln/url.h"
 #include "kiln/aws_endpoint.h"
 #include "kiln/xalloc.h"
 
@@ -97,15 +98,18 @@ static void set_default(struct kiln_aws_endpoint *e, const struct service_info *
     snprintf(e->origin, sizeof e->origin, "default");
 }
 
-static int parse_override(struct kiln_aws_endpoint *e, const char *url, const char *origin,
+static int parse_override(struct kiln_aws_endpoint *e, const char *raw_url, const char *origin,
                           bool allow_http, struct kiln_err *err)
 {
+    /* Messages quote the URL without its userinfo (a password there is a secret). */
+    char url[2048];
+    kiln_url_redacted(raw_url, url, sizeof url);
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
     int rc = -1;
     if (u == NULL)
         kiln_oom(sizeof(void *));
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+    if (curl_url_set(u, CURLUPART_URL, raw_url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
         kiln_err_set(err, KILN_E_INVALID,

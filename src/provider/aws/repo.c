@@ -7,6 +7,7 @@
  * The password never reaches a log line or an error message. */
 #include "provider/aws/aws.h"
 
+#include "kiln/url.h"
 #include "kiln/names.h"
 #include "kiln/spawn.h"
 #include "kiln/strbuf.h"
@@ -181,20 +182,22 @@ static int put_file(struct aws *a, const char *src, const char *url, struct kiln
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     int rc = 0;
+    char shown[2048];
+    kiln_url_redacted(url, shown, sizeof shown);
     if (cc != CURLE_OK)
-        rc = kiln_err_set(err, KILN_E_IO, "cannot upload to %s: %s", url,
+        rc = kiln_err_set(err, KILN_E_IO, "cannot upload to %s: %s", shown,
                           errbuf[0] ? errbuf : curl_easy_strerror(cc));
     else if (status == 401 || status == 403)
         rc = kiln_err_set(err, KILN_E_FAILED,
                           "the package repo refused the upload to %s (HTTP %ld): set "
                           "KILN_REPO_USER and KILN_REPO_PASSWORD to an account that may deploy "
                           "there",
-                          url, status);
+                          shown, status);
     else if (status < 200 || status > 299)
         rc = kiln_err_set(err, KILN_E_FAILED,
                           "the package repo answered the upload to %s with "
                           "HTTP %ld: %.200s",
-                          url, status, kiln_strbuf_str(&body));
+                          shown, status, kiln_strbuf_str(&body));
     kiln_strbuf_free(&body);
     curl_easy_cleanup(c);
     fclose(f);
@@ -257,8 +260,7 @@ void aws_repo_each(const struct aws *a,
         char *file = xasprintf("%s/%s", a->package_repo, de->d_name);
         struct stat st;
         if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
-            fn(ctx, nvr, file,
-               (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000);
+            fn(ctx, nvr, file, (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000);
         free(file);
     }
     closedir(d);
