@@ -139,6 +139,19 @@ bool cloud_group_enabled(const struct cloud_group *g)
     return (g->suspended & KILN_PROC_ADD_TO_LB) == 0;
 }
 
+int64_t cloud_instance_grace_left_us(struct cloud *c, const struct cloud_instance *x,
+                                     int64_t now_us)
+{
+    if (x->state != KILN_INSTANCE_PENDING && x->state != KILN_INSTANCE_RUNNING)
+        return 0;
+    const struct cloud_group *g = cloud_find_group(c, x->group);
+    const struct cloud_cluster *cl = g != NULL ? cloud_group_cluster(c, g) : NULL;
+    if (cl == NULL)
+        return 0;
+    int64_t left = x->launched_us + cl->health_grace_ms * 1000 - now_us;
+    return left > 0 ? left : 0;
+}
+
 #define ARRAY_PUSH(arr, x)                                                                         \
     do {                                                                                           \
         if ((arr).n == (arr).cap) {                                                                \

@@ -6,6 +6,7 @@
 #include "cloud/cloud.h"
 
 #include "kiln/atomic_file.h"
+#include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
 #include <cjson/cJSON.h>
@@ -35,6 +36,7 @@ static cJSON *cluster_to_json(const struct cloud_cluster *x, bool runtime, int l
     cJSON_AddNumberToObject(h, "timeout_ms", (double)x->health_timeout_ms);
     cJSON_AddNumberToObject(h, "healthy", x->healthy_threshold);
     cJSON_AddNumberToObject(h, "unhealthy", x->unhealthy_threshold);
+    cJSON_AddNumberToObject(h, "grace_ms", (double)x->health_grace_ms);
     cJSON_AddNumberToObject(o, "created_us", (double)x->created_us);
     cJSON *ch = cJSON_AddObjectToObject(o, "chaos");
     cJSON_AddBoolToObject(ch, "enabled", x->chaos_enabled);
@@ -74,7 +76,26 @@ cJSON *cloud_group_to_json(const struct cloud_group *x)
     return o;
 }
 
-static cJSON *instance_to_json(const struct cloud_instance *x, bool runtime)
+/* A group as the `state` operation shows it: with kilnd's diagnosis of a group whose
+ * instances cannot stay up, so a deploy waiting on it fails at once with it. */
+static cJSON *group_with_runtime(const struct cloud_group *x, bool runtime)
+{
+    cJSON *o = cloud_group_to_json(x);
+    if (runtime && x->failing[0] != '\0') {
+        cJSON *f = cJSON_AddObjectToObject(o, "failing");
+        cJSON_AddStringToObject(f, "reason", x->failing);
+        cJSON_AddNumberToObject(f, "since_us", (double)x->failing_since_us);
+        cJSON *lines = cJSON_AddArrayToObject(f, "stderr");
+        char buf[sizeof x->failing_stderr];
+        snprintf(buf, sizeof buf, "%s", x->failing_stderr);
+        char *save = NULL;
+        for (char *l = strtok_r(buf, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
+            cJSON_AddItemToArray(lines, cJSON_CreateString(l));
+    }
+    return o;
+}
+
+static cJSON *instance_to_json(const struct cloud_instance *x, bool runtime, int64_t grace_left_us)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", x->id);
@@ -97,6 +118,9 @@ static cJSON *instance_to_json(const struct cloud_instance *x, bool runtime)
         cJSON_AddStringToObject(o, "address", addr);
         cJSON_AddStringToObject(o, "health_detail", x->health_detail);
         cJSON_AddBoolToObject(o, "adopted", x->adopted);
+        /* In its start-up grace period: failing checks do not get it replaced yet. */
+        cJSON_AddBoolToObject(o, "in_grace", grace_left_us > 0);
+        cJSON_AddNumberToObject(o, "grace_left_ms", (double)(grace_left_us / 1000));
     }
     return o;
 }
@@ -137,6 +161,7 @@ static cJSON *lock_to_json(const struct cloud_lock *x)
 
 cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
 {
+    int64_t now = kiln_now_us();
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "version", STORE_VERSION);
     cJSON *a = cJSON_AddArrayToObject(root, "clusters");
@@ -145,10 +170,13 @@ cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
                              cluster_to_json(c->clusters.v[i], runtime, c->config.local.lb_port));
     a = cJSON_AddArrayToObject(root, "groups");
     for (size_t i = 0; i < c->groups.n; i++)
-        cJSON_AddItemToArray(a, cloud_group_to_json(c->groups.v[i]));
+        cJSON_AddItemToArray(a, group_with_runtime(c->groups.v[i], runtime));
     a = cJSON_AddArrayToObject(root, "instances");
     for (size_t i = 0; i < c->instances.n; i++)
-        cJSON_AddItemToArray(a, instance_to_json(c->instances.v[i], runtime));
+        cJSON_AddItemToArray(
+            a, instance_to_json(c->instances.v[i], runtime,
+                                runtime ? cloud_instance_grace_left_us(c, c->instances.v[i], now)
+                                        : 0));
     a = cJSON_AddArrayToObject(root, "images");
     for (size_t i = 0; i < c->images.n; i++)
         cJSON_AddItemToArray(a, image_to_json(c->images.v[i]));
@@ -271,6 +299,10 @@ static int read_cluster(struct reader *r, const cJSON *o, struct cloud_cluster *
         get_i64(r, h, "timeout_ms", &x->health_timeout_ms) < 0 ||
         get_int(r, h, "healthy", 1, 100, &x->healthy_threshold) < 0 ||
         get_int(r, h, "unhealthy", 1, 100, &x->unhealthy_threshold) < 0)
+        return -1;
+    /* Absent in a state written before the grace period existed: none, as then. */
+    if (cJSON_GetObjectItemCaseSensitive(h, "grace_ms") != NULL &&
+        get_i64(r, h, "grace_ms", &x->health_grace_ms) < 0)
         return -1;
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "chaos");
     if (cJSON_IsObject(ch)) {

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The local cloud under the faults of a hostile sweep: stop --all and start again, a
+# lost cloud.json, an app slow to listen, a crash loop, daemonizing apps, and the
+# smaller leaks (terminated instances kept forever, the lock file's pid, the balancer's
+# token, a socket the user may not use).
+. "$KILN_TESTLIB/harness.sh"
+
+cloud_up
+SRC="$KILN_SRCDIR/examples/hello-world"
+
+# script_app NAME: a source tree for app NAME whose program is the shell script read
+# from stdin (run by the host's /bin/sh, in the instance's root, which also holds a
+# /health_check file that `python3 -m http.server` serves with 200).
+script_app() {
+    local dir="$T_TMP/apps/$1"
+    mkdir -p "$dir/src"
+    cat >"$dir/src/$1.sh"
+    printf 'ok\n' >"$dir/src/health_check"
+    cat >"$dir/kiln.json" <<EOF
+{"name": "$1", "spec": "$1.spec", "source": "src", "start": ["/usr/bin/$1"],
+ "health_check": {"path": "/health_check"}, "port_env": "PORT"}
+EOF
+    cat >"$dir/$1.spec" <<EOF
+%{!?app_release:%global app_release 1}
+%global debug_package %{nil}
+%global __os_install_post %{nil}
+Name: $1
+Version: 1.0
+Release: %{app_release}
+Summary: a test app of cloud_faults.sh
+License: MIT
+BuildArch: noarch
+Source0: $1.sh
+Source1: health_check
+%description
+A shell script, for kiln's tests.
+%install
+install -D -m 0755 %{SOURCE0} %{buildroot}/usr/bin/$1
+install -D -m 0644 %{SOURCE1} %{buildroot}/health_check
+%files
+/usr/bin/$1
+/health_check
+EOF
+    echo "$dir"
+}
+
+group_field() { # group_field GROUP EXPR-ON-g
+    state_json | json "[$2 for g in d['result']['groups'] if g['name']=='$1'][0]"
+}
+
+# --- 1. stop --all, then start: the groups keep their sizes and come back ----------
+"$KILN" create-app hello-world --env test --health-check-url /health_check --port 8080 --source "$SRC" >/dev/null
+run "$KILN" deploy hello-world --env test --source "$SRC" --desired 2 --min 2 --max 2
+is "$RC" 0 "hello-world serves with 2 instances"
+hw=$OUT
+run "$KILN" cloud stop --all
+is "$RC" 0 "cloud stop --all"
+run "$KILN" cloud start
+is "$RC" 0 "cloud start"
+is "$(group_field "$hw" "(g['min'], g['desired'], g['max'], g['enabled'])")" "(2, 2, 2, True)" \
+    "the group keeps min 2 / desired 2 and stays enabled"
+wait_for 30 group_healthy_is "$hw" 2
+ok $? "and is relaunched to 2 healthy instances"
+wait_for 10 sh -c "curl -s -m 2 -H 'Host: hello-world.test.localhost' http://127.0.0.1:$KILN_LB_PORT/ | grep -q 'hello-world 1.0.0'"
+ok $? "the load balancer answers 200 again"
+
+# --- 3. an app that takes 4 s to listen is given its start-up grace ----------------
+slow=$(script_app slowstart <<'EOF'
+#!/bin/sh
+sleep 4
+exec python3 -m http.server --bind 127.0.0.1 "$PORT"
+EOF
+)
+run "$KILN" create-app slowstart --env test --health-check-url /health_check --port 8080 \
+    --health-check-grace 20s --source "$slow"
+is "$RC" 0 "create-app --health-check-grace 20s"
+is "$(state_json | json "[c['health']['grace_ms'] for c in d['result']['clusters'] if c['name']=='slowstart-test'][0]")" \
+    20000 "kilnd records the grace period"
+"$KILN" deploy slowstart --env test --source "$slow" --health-timeout 30s >"$T_TMP/slow.out" 2>"$T_TMP/slow.err" &
+dpid=$!
+wait_for 20 sh -c "python3 '$KILN_TESTLIB/kilnd_api.py' '$KILN_HOME/kilnd.sock' state | grep -q '\"in_grace\":true'"
+ok $? "while it starts, the inventory says the instance is in its grace period"
+wait_for 10 sh -c "python3 '$KILN_TESTLIB/kilnd_api.py' '$KILN_HOME/kilnd.sock' state | grep -qE 'connection refused \(start-up grace: [0-9]+s left\)'"
+ok $? "and its health detail says how much of it is left"
+wait "$dpid"
+is "$?" 0 "a deploy of an app that needs 4 s to listen succeeds"
+sg=$(cat "$T_TMP/slow.out")
+is "$(state_json | json "sum(1 for i in d['result']['instances'] if i['group']=='$sg')")" 1 \
+    "its instance was never replaced while it started"
+
+# --- 4. a crash loop fails the deploy at once, with kilnd's diagnosis ---------------
+crashy=$(script_app crashy <<'EOF'
+#!/bin/sh
+echo "crashy: starting on port $PORT" >&2
+echo "crashy: cannot read /etc/crashy.conf: No such file or directory" >&2
+exit 3
+EOF
+)
+"$KILN" create-app crashy --env test --health-check-url /health_check --port 8080 --source "$crashy" >/dev/null
+t0=$(date +%s)
+run "$KILN" deploy crashy --env test --source "$crashy" --health-timeout 60s
+took=$(( $(date +%s) - t0 ))
+is "$RC" 1 "a deploy of an app that exits at once fails"
+ok "$([ "$took" -lt 30 ]; echo $?)" "without waiting out the health timeout (${took}s < 30s)"
+like "$ERR" "keep exiting right after they start" "the error has kilnd's diagnosis"
+like "$ERR" "status 3" "with the exit status"
+like "$ERR" "cannot read /etc/crashy.conf" "and the instance's last stderr line"
+
+done_testing
