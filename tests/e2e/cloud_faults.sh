@@ -106,4 +106,41 @@ like "$ERR" "keep exiting right after they start" "the error has kilnd's diagnos
 like "$ERR" "status 3" "with the exit status"
 like "$ERR" "cannot read /etc/crashy.conf" "and the instance's last stderr line"
 
+# --- 5. an app whose child calls setsid: terminating it ends everything it started --
+mark=$((RANDOM % 50000 + 70000))
+leaky=$(script_app leaky <<EOF
+#!/bin/sh
+setsid sleep $mark </dev/null >/dev/null 2>&1 &
+exec python3 -m http.server --bind 127.0.0.1 "\$PORT"
+EOF
+)
+strays() { pgrep -f "^sleep $mark\$" >/dev/null; }
+no_strays() { ! strays; }
+"$KILN" create-app leaky --env test --health-check-url /health_check --port 8080 --source "$leaky" >/dev/null
+run "$KILN" deploy leaky --env test --source "$leaky"
+is "$RC" 0 "an app that daemonizes a child deploys"
+lg=$OUT
+wait_for 10 strays
+ok $? "its setsid child runs"
+limage=$(group_field "$lg" "g['image']")
+ipid=$(state_json | json "[i['pid'] for i in d['result']['instances'] if i['group']=='$lg' and i['state']=='running'][0]")
+kpid=$(python3 "$KILN_TESTLIB/kilnd_api.py" "$KILN_HOME/kilnd.sock" hello | json "d['result']['pid']")
+if [ "$(id -u)" -eq 0 ]; then
+    ok "$([ "$(readlink /proc/$ipid/ns/pid)" != "$(readlink /proc/$kpid/ns/pid)" ]; echo $?)" \
+        "as root, the instance runs in its own PID namespace"
+fi
+run "$KILN" destroy "$lg"
+is "$RC" 0 "destroy the group"
+wait_for 10 no_strays
+ok $? "the setsid child is gone with its instance"
+run "$KILN" deploy leaky --env test --image "$limage"
+is "$RC" 0 "deployed again"
+wait_for 10 strays
+ok $? "and its setsid child runs"
+"$KILN" cloud stop --all >/dev/null 2>&1
+wait_for 10 no_strays
+ok $? "cloud stop --all ends it too"
+run "$KILN" cloud start
+is "$RC" 0 "the local cloud starts again"
+
 done_testing
