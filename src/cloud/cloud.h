@@ -217,6 +217,8 @@ void cloud_stop_requested(struct cloud *c, bool all);
 /* Loads the saved state; a missing file is an empty cloud. A damaged file is an error
  * naming the file and what is wrong, and nothing is changed. */
 int cloud_store_load(struct cloud *c, struct kiln_err *err);
+/* The same from another file (cloud.json.prev, for recovery). */
+int cloud_store_load_file(struct cloud *c, const char *file, struct kiln_err *err);
 /* Saves atomically if dirty. */
 int cloud_store_save(struct cloud *c, struct kiln_err *err);
 /* The whole inventory as the API's `state` result (caller frees with cJSON_Delete). */
@@ -224,6 +226,14 @@ struct cJSON *cloud_store_to_json(struct cloud *c, bool runtime);
 /* One group as it is in cloud.json and in the `state` result; the group-create,
  * group-resize, group-suspend and group-resume replies carry the same object. */
 struct cJSON *cloud_group_to_json(const struct cloud_group *g);
+
+/* ---- recover.c: a lost or damaged cloud.json (caller holds mu; before the threads) ---- */
+/* -1 with a sentence naming what the state dir holds, and `kiln cloud recover`, when
+ * cloud.json is missing but instances, packages or images are there. */
+int cloud_recover_check(struct cloud *c, struct kiln_err *err);
+/* Moves a damaged cloud.json aside and loads cloud.json.prev, or else rebuilds the
+ * packages and images from disk; `how` says which, for the log and the user. */
+int cloud_recover(struct cloud *c, char *how, size_t how_size, struct kiln_err *err);
 
 /* ---- events.c: the event feed ---- */
 struct cloud_event {

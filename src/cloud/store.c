@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STORE_VERSION   1
 #define STORE_MAX_BYTES (64u << 20)
@@ -189,6 +190,19 @@ cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
     return root;
 }
 
+/* The generation being replaced becomes cloud.json.prev: a hard link renamed into
+ * place, so it costs no copy and .prev is always a whole file. If it fails the save
+ * goes on: the previous generation is a second chance, not a condition. */
+static void keep_previous(struct cloud *c)
+{
+    char prev[4200], tmp[4300];
+    snprintf(prev, sizeof prev, "%s.prev", c->paths.cloud_json);
+    snprintf(tmp, sizeof tmp, "%s.prev.tmp", c->paths.cloud_json);
+    unlink(tmp);
+    if (link(c->paths.cloud_json, tmp) == 0 && rename(tmp, prev) < 0)
+        unlink(tmp);
+}
+
 int cloud_store_save(struct cloud *c, struct kiln_err *err)
 {
     if (!c->dirty)
@@ -198,6 +212,7 @@ int cloud_store_save(struct cloud *c, struct kiln_err *err)
     cJSON_Delete(root);
     if (text == NULL)
         kiln_oom(0);
+    keep_previous(c);
     int rc = kiln_atomic_write(c->paths.cloud_json, text, strlen(text), 0600, err);
     cJSON_free(text);
     if (rc == 0)
@@ -216,8 +231,9 @@ struct reader {
 static int bad(struct reader *r, const char *key, const char *what)
 {
     return kiln_err_set(r->err, KILN_E_INVALID,
-                        "%s is damaged: %s.%s %s; kilnd will not start on it (move it aside to "
-                        "start an empty cloud, or restore it)",
+                        "%s is damaged: %s.%s %s; kilnd will not start on it (kiln cloud recover "
+                        "starts from its previous generation, cloud.json.prev, or rebuilds "
+                        "what the disk holds)",
                         r->file, r->where, key, what);
 }
 
@@ -464,12 +480,12 @@ static void add_lock(struct cloud *c, struct cloud_lock *x)
     c->locks.v[c->locks.n++] = x;
 }
 
-int cloud_store_load(struct cloud *c, struct kiln_err *err)
+int cloud_store_load_file(struct cloud *c, const char *file, struct kiln_err *err)
 {
     char *text = NULL;
     size_t len = 0;
     struct kiln_err rerr = {0};
-    if (kiln_read_file(c->paths.cloud_json, &text, &len, STORE_MAX_BYTES, &rerr) < 0) {
+    if (kiln_read_file(file, &text, &len, STORE_MAX_BYTES, &rerr) < 0) {
         if (rerr.code == KILN_E_NOTFOUND)
             return 0;
         if (err != NULL)
@@ -478,13 +494,14 @@ int cloud_store_load(struct cloud *c, struct kiln_err *err)
     }
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
-    struct reader r = {.file = c->paths.cloud_json, .where = "top", .err = err};
+    struct reader r = {.file = file, .where = "top", .err = err};
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return kiln_err_set(err, KILN_E_INVALID,
                             "%s is damaged: it is not a JSON object; kilnd will not start on it "
-                            "(move it aside to start an empty cloud, or restore it)",
-                            c->paths.cloud_json);
+                            "(kiln cloud recover starts from its previous generation, "
+                            "cloud.json.prev, or rebuilds what the disk holds)",
+                            file);
     }
     int version = 0;
     if (get_int(&r, root, "version", 1, 1000, &version) < 0) {
@@ -496,7 +513,7 @@ int cloud_store_load(struct cloud *c, struct kiln_err *err)
         return kiln_err_set(err, KILN_E_INVALID,
                             "%s was written by another kilnd (state version %d, this one reads "
                             "%d); use the kiln that wrote it",
-                            c->paths.cloud_json, version, STORE_VERSION);
+                            file, version, STORE_VERSION);
     }
 
     /* Read everything into a scratch cloud: on any error nothing of it is kept. */
@@ -535,4 +552,9 @@ fail:
     FREE_PLAIN(tmp.locks);
 #undef FREE_PLAIN
     return -1;
+}
+
+int cloud_store_load(struct cloud *c, struct kiln_err *err)
+{
+    return cloud_store_load_file(c, c->paths.cloud_json, err);
 }

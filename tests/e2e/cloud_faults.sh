@@ -143,4 +143,44 @@ ok $? "cloud stop --all ends it too"
 run "$KILN" cloud start
 is "$RC" 0 "the local cloud starts again"
 
+# --- 2. cloud.json lost: kilnd refuses to start, and `kiln cloud recover` ----------
+wait_for 30 group_healthy_is "$hw" 2
+running_pids() { state_json | json "sorted(i['pid'] for i in d['result']['instances'] if i['state']=='running')"; }
+before=$(running_pids)
+ok "$([ -f "$KILN_HOME/cloud.json.prev" ]; echo $?)" "every save keeps the previous generation in cloud.json.prev"
+"$KILN" cloud stop --keep-instances >/dev/null
+rm "$KILN_HOME/cloud.json"
+run "$KILN" cloud start
+is "$RC" 1 "with cloud.json gone, kilnd refuses to start"
+like "$ERR" "cloud.json is missing, but .* holds [0-9]+ instances, [0-9]+ packages? and [0-9]+ images?" "saying what the state dir still holds"
+like "$ERR" "cloud.json.prev.*kiln cloud recover" "and offering cloud.json.prev and kiln cloud recover"
+ok "$(ls "$KILN_HOME/instances" | grep -q '^i-'; echo $?)" "instances/ is left alone"
+run "$KILN" cloud recover
+is "$RC" 0 "kiln cloud recover"
+like "$OUT" "previous generation" "starts from the previous generation"
+is "$(running_pids)" "$before" "the running instances are re-adopted (same pids)"
+run "$KILN" deploy hello-world --env test --package hello-world-1.0.0-1.x86_64 --desired 1 --min 1 --max 1
+is "$RC" 0 "and a later deploy of a known package works"
+
+# Without a previous generation: rebuilt from disk, the orphans stopped.
+orphans=$(running_pids | tr -d '[],')
+"$KILN" cloud stop --keep-instances >/dev/null
+rm -f "$KILN_HOME/cloud.json" "$KILN_HOME/cloud.json.prev"
+run "$KILN" cloud start
+is "$RC" 1 "without cloud.json nor its previous generation, kilnd still refuses"
+like "$ERR" "rebuild the state from the packages and images on disk.*kiln cloud recover" "and offers to rebuild"
+run "$KILN" cloud recover
+is "$RC" 0 "kiln cloud recover rebuilds from disk"
+like "$OUT" "from disk: [1-9][0-9]* packages? and [1-9][0-9]* images?" "naming what it found"
+gone() { for p in $orphans; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+wait_for 15 gone
+ok $? "instances nobody knows any more are stopped"
+wait_for 15 sh -c "! ls '$KILN_HOME/instances' | grep -q '^i-'"
+ok $? "and their directories removed"
+is "$(state_json | json "'hello-world-1.0.0-1.x86_64' in [p['nvr'] for p in d['result']['packages']]")" True \
+    "the package repo's packages are known again"
+"$KILN" create-app hello-world --env test --health-check-url /health_check --port 8080 --source "$SRC" >/dev/null
+run "$KILN" deploy hello-world --env test --package hello-world-1.0.0-1.x86_64
+is "$RC" 0 "and deploying one of them works"
+
 done_testing
