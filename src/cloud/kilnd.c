@@ -254,6 +254,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "kilnd: cannot start in the background: %s\n", strerror(errno));
         return 1;
     }
+    /* take_lock wrote the pid of the process that took it, the parent of the daemon. */
+    char pid_line[32];
+    int pid_len = snprintf(pid_line, sizeof pid_line, "%d\n", (int)getpid());
+    if (ftruncate(lock_fd, 0) == 0 && pwrite(lock_fd, pid_line, (size_t)pid_len, 0) < 0) {
+        /* The pid in the lock file is only informative. */
+    }
     if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return 1;
     struct sigaction sa = {.sa_handler = on_signal};

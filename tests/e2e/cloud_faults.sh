@@ -183,4 +183,8 @@ is "$(state_json | json "'hello-world-1.0.0-1.x86_64' in [p['nvr'] for p in d['r
 run "$KILN" deploy hello-world --env test --package hello-world-1.0.0-1.x86_64
 is "$RC" 0 "and deploying one of them works"
 
+# --- 6. kilnd.lock holds kilnd's pid ---------------------------------------------------
+kpid=$(python3 "$KILN_TESTLIB/kilnd_api.py" "$KILN_HOME/kilnd.sock" hello | json "d['result']['pid']")
+is "$(tr -d '\n' <"$KILN_HOME/kilnd.lock")" "$kpid" "kilnd.lock holds the pid of the running kilnd"
+
 done_testing
