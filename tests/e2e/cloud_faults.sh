@@ -187,4 +187,13 @@ is "$RC" 0 "and deploying one of them works"
 kpid=$(python3 "$KILN_TESTLIB/kilnd_api.py" "$KILN_HOME/kilnd.sock" hello | json "d['result']['pid']")
 is "$(tr -d '\n' <"$KILN_HOME/kilnd.lock")" "$kpid" "kilnd.lock holds the pid of the running kilnd"
 
+# --- 6. a running kilnd whose socket refuses the user says so ------------------------
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
+    chmod 711 "$KILN_HOME" "$T_TMP"
+    run runuser -u nobody -- env HOME=/tmp KILN_HOME="$KILN_HOME" "$KILN" cloud status
+    chmod 700 "$KILN_HOME" "$T_TMP"
+    like "$ERR" "is running, but you may not use it \(owner root\)" \
+        "another user is told kilnd runs but is not theirs, not that it is not running"
+fi
+
 done_testing
