@@ -46,6 +46,7 @@ E2E_TESTS = \
 	tests/e2e/pipeline.sh \
 	tests/e2e/chaos.sh \
 	tests/e2e/faults.sh \
+	tests/e2e/cloud_faults.sh \
 	tests/e2e/valgrind.sh \
 	tests/e2e/killsteps.sh \
 	tests/e2e/deploy_faults.sh \

@@ -78,6 +78,7 @@ struct kiln_config {
         int64_t health_timeout_ms; /* one check's HTTP timeout */
         int healthy_threshold;
         int unhealthy_threshold;
+        int64_t health_check_grace_ms; /* after a launch, failed checks replace nothing */
         int64_t chaos_mean_ms;
         int64_t chaos_min_ms;
     } local;

@@ -103,6 +103,9 @@ struct kiln_group {
     unsigned suspended;   /* suspended processes (enum kiln_process bits, group_process.h) */
     const char *previous; /* the group serving when this one was created; "" for the first */
     int64_t rejected_us;  /* when traffic was rolled back away from it; 0 = never */
+    /* The provider's diagnosis of why its instances do not stay up ("its instances keep
+     * exiting right after they start..."); "" when it has none. Waiting on is futile. */
+    const char *failing;
 
     /* set by the snapshot: */
     const char *name; /* app-env-vNNN, from the env and version */

@@ -28,6 +28,8 @@ struct kiln_app_spec {
     const char *protocol;     /* "HTTP" or "HTTPS" */
     const char *health_path;  /* "/health_check" */
     const char *const *start; /* the app's command inside the image (NULL-terminated) */
+    bool health_grace_set;    /* false: the provider's default ([local] health_check_grace) */
+    int64_t health_grace_ms;  /* start-up grace: failed checks replace nothing this long */
 };
 
 struct kiln_group_spec {

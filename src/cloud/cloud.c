@@ -12,6 +12,8 @@
 
 /* Terminated instances stay this long so the Events view can show their fate. */
 #define TERMINATED_RETENTION_US (15LL * 60 * 1000000)
+/* And at most this many, whatever their age: a crash loop makes hundreds in minutes. */
+#define TERMINATED_KEEP_MAX 50
 
 int cloud_init(struct cloud *c, const struct kiln_paths *paths, const struct kiln_config *cfg,
                struct kiln_err *err)
@@ -139,6 +141,19 @@ bool cloud_group_enabled(const struct cloud_group *g)
     return (g->suspended & KILN_PROC_ADD_TO_LB) == 0;
 }
 
+int64_t cloud_instance_grace_left_us(struct cloud *c, const struct cloud_instance *x,
+                                     int64_t now_us)
+{
+    if (x->state != KILN_INSTANCE_PENDING && x->state != KILN_INSTANCE_RUNNING)
+        return 0;
+    const struct cloud_group *g = cloud_find_group(c, x->group);
+    const struct cloud_cluster *cl = g != NULL ? cloud_group_cluster(c, g) : NULL;
+    if (cl == NULL)
+        return 0;
+    int64_t left = x->launched_us + cl->health_grace_ms * 1000 - now_us;
+    return left > 0 ? left : 0;
+}
+
 #define ARRAY_PUSH(arr, x)                                                                         \
     do {                                                                                           \
         if ((arr).n == (arr).cap) {                                                                \
@@ -196,12 +211,18 @@ void cloud_remove_instance(struct cloud *c, struct cloud_instance *x)
 
 void cloud_prune_terminated(struct cloud *c, int64_t now_us)
 {
+    size_t terminated = 0;
+    for (size_t i = 0; i < c->instances.n; i++)
+        terminated += c->instances.v[i]->state == KILN_INSTANCE_TERMINATED;
+    /* The array is in launch order, so the first terminated ones are the oldest. */
     for (size_t i = 0; i < c->instances.n;) {
         struct cloud_instance *x = c->instances.v[i];
-        if (x->state == KILN_INSTANCE_TERMINATED && x->terminated_us != 0 &&
-            now_us - x->terminated_us > TERMINATED_RETENTION_US) {
+        if (x->state == KILN_INSTANCE_TERMINATED &&
+            (terminated > TERMINATED_KEEP_MAX ||
+             (x->terminated_us != 0 && now_us - x->terminated_us > TERMINATED_RETENTION_US))) {
             cloud_remove_instance(c, x);
             c->dirty = true;
+            terminated--;
             continue;
         }
         i++;

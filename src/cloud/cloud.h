@@ -48,6 +48,7 @@ struct cloud_cluster {
     char health_path[256];
     int64_t health_interval_ms, health_timeout_ms;
     int healthy_threshold, unhealthy_threshold;
+    int64_t health_grace_ms; /* start-up grace: failed checks replace nothing this long */
     int64_t created_us;
     /* chaos (chaos.c) */
     bool chaos_enabled;
@@ -69,6 +70,12 @@ struct cloud_group {
      * one (a rejected version; 0 = never). */
     char previous[KILN_GROUP_SIZE];
     int64_t rejected_us;
+    /* runtime, not saved (reconciler.c): why its instances cannot stay up, "" when they
+     * can: a crash loop with the last exit, and the last lines of that instance's
+     * stderr ("\n" between lines). Cleared when one of its instances becomes healthy. */
+    char failing[CLOUD_DETAIL_MAX * 2];
+    char failing_stderr[CLOUD_DETAIL_MAX * 4];
+    int64_t failing_since_us;
 };
 
 struct cloud_instance {
@@ -181,6 +188,10 @@ struct cloud_cluster *cloud_group_cluster(struct cloud *c, const struct cloud_gr
 size_t cloud_group_live_instances(struct cloud *c, const char *name, struct cloud_instance **out,
                                   size_t max);
 bool cloud_group_enabled(const struct cloud_group *g);
+/* How much of its start-up grace period (its cluster's health_grace_ms from launch) a
+ * live instance has left at now_us, in µs; 0 when it is past it, or not live. */
+int64_t cloud_instance_grace_left_us(struct cloud *c, const struct cloud_instance *x,
+                                     int64_t now_us);
 /* Adds an element (the array takes ownership of the pointer) / removes and frees one. */
 void cloud_add_cluster(struct cloud *c, struct cloud_cluster *x);
 void cloud_add_group(struct cloud *c, struct cloud_group *x);
@@ -206,6 +217,8 @@ void cloud_stop_requested(struct cloud *c, bool all);
 /* Loads the saved state; a missing file is an empty cloud. A damaged file is an error
  * naming the file and what is wrong, and nothing is changed. */
 int cloud_store_load(struct cloud *c, struct kiln_err *err);
+/* The same from another file (cloud.json.prev, for recovery). */
+int cloud_store_load_file(struct cloud *c, const char *file, struct kiln_err *err);
 /* Saves atomically if dirty. */
 int cloud_store_save(struct cloud *c, struct kiln_err *err);
 /* The whole inventory as the API's `state` result (caller frees with cJSON_Delete). */
@@ -213,6 +226,14 @@ struct cJSON *cloud_store_to_json(struct cloud *c, bool runtime);
 /* One group as it is in cloud.json and in the `state` result; the group-create,
  * group-resize, group-suspend and group-resume replies carry the same object. */
 struct cJSON *cloud_group_to_json(const struct cloud_group *g);
+
+/* ---- recover.c: a lost or damaged cloud.json (caller holds mu; before the threads) ---- */
+/* -1 with a sentence naming what the state dir holds, and `kiln cloud recover`, when
+ * cloud.json is missing but instances, packages or images are there. */
+int cloud_recover_check(struct cloud *c, struct kiln_err *err);
+/* Moves a damaged cloud.json aside and loads cloud.json.prev, or else rebuilds the
+ * packages and images from disk; `how` says which, for the log and the user. */
+int cloud_recover(struct cloud *c, char *how, size_t how_size, struct kiln_err *err);
 
 /* ---- events.c: the event feed ---- */
 struct cloud_event {

@@ -8,11 +8,14 @@
  * asks the balancer to update the routing.
  *
  * Initial grace: a process just launched needs a moment to bind its port. Until its
- * first answer, and for at most INITIAL_GRACE_US after launch, a refused connection is
- * not counted and the probe is retried every GRACE_RETRY_US. So the first counted probe
- * is the first one the app could answer, and the next ones follow at the interval: with
- * interval 1 s and threshold 2 an instance is healthy ~1 s after it binds, not ~2 s.
- * Anything else the app answers (a 500, a timeout) counts from the start.
+ * first answer, and for at most INITIAL_GRACE_US after launch (or its cluster's
+ * start-up grace period, if longer), a refused connection is not counted and the probe
+ * is retried every GRACE_RETRY_US (SLOW_RETRY_US after INITIAL_GRACE_US). So the first
+ * counted probe is the first one the app could answer, and the next ones follow at the
+ * interval: with interval 1 s and threshold 2 an instance is healthy ~1 s after it
+ * binds, not ~2 s. Anything else the app answers (a 500, a timeout) counts from the
+ * start; within the grace period the reconciler does not replace it for that, and the
+ * detail says how much of the grace is left, so a deploy that waits can tell.
  *
  * Probes run concurrently on one curl multi handle, without mu: the thread copies what
  * it needs under mu, probes, and applies results by instance id (the instance may have
@@ -34,6 +37,7 @@
 
 #define INITIAL_GRACE_US (2 * 1000000LL)
 #define GRACE_RETRY_US   (25 * 1000LL)
+#define SLOW_RETRY_US    (100 * 1000LL)
 /* While probes are in flight the thread waits in curl, not on `changed`; it looks at
  * the state at least this often so a new instance still gets its first probe promptly. */
 #define INFLIGHT_POLL_MS 25
@@ -277,11 +281,21 @@ static void apply_result(struct cloud *c, const struct probe *p)
     if (g == NULL || cl == NULL || (g->suspended & KILN_PROC_HEALTHCHECK) != 0)
         return; /* suspended while in flight: health stays as it was */
 
-    snprintf(in->health_detail, sizeof in->health_detail, "%s", p->detail);
+    int64_t wall = kiln_now_us();
+    int64_t grace_left = cloud_instance_grace_left_us(c, in, wall);
+    if (grace_left > 0 && !p->success) {
+        snprintf(in->health_detail, sizeof in->health_detail, "%.200s (start-up grace: %llds left)",
+                 p->detail, (long long)((grace_left + 999999) / 1000000));
+    } else {
+        snprintf(in->health_detail, sizeof in->health_detail, "%s", p->detail);
+    }
     bool never_answered =
         in->health == KILN_HEALTH_UNKNOWN && in->ok_streak == 0 && in->fail_streak == 0;
-    if (p->refused && never_answered && kiln_now_us() - in->launched_us < INITIAL_GRACE_US) {
-        in->next_probe_us = now + GRACE_RETRY_US; /* still binding: not a failure yet */
+    int64_t since_launch = wall - in->launched_us;
+    if (p->refused && never_answered && (since_launch < INITIAL_GRACE_US || grace_left > 0)) {
+        /* still binding: not a failure yet */
+        in->next_probe_us =
+            now + (since_launch < INITIAL_GRACE_US ? GRACE_RETRY_US : SLOW_RETRY_US);
         return;
     }
     int64_t interval_us = (cl->health_interval_ms > 0 ? cl->health_interval_ms : 1000) * 1000;

@@ -26,6 +26,8 @@
 #include "kiln/proc.h"
 
 #include <dirent.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -66,6 +68,7 @@ struct watch {
     bool child;      /* ours: reaped with waitpid; else adopted */
     int64_t kill_at; /* monotonic µs when SIGKILL is due; 0 = none */
     bool killed;     /* SIGKILL was sent after the grace period */
+    bool ns;         /* PID 1 of its own PID namespace (ns_init): 128+N means signal N */
     unsigned long long start_ticks;
 };
 
@@ -201,6 +204,66 @@ static char *instance_dir(const struct cloud *c, const char *id)
 }
 
 /* ---- /proc ---- */
+
+/* Whether process pid's environment holds exactly `entry` ("KILN_INSTANCE_ID=i-..."). */
+static bool environ_has(pid_t pid, const char *entry)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    /* KILN_INSTANCE_ID is in the middle of the environment that build_env made; a
+     * process that rebuilt a huge one is read up to this much. */
+    static const size_t cap = 256 * 1024;
+    char *buf = xmalloc(cap + 1);
+    size_t len = 0;
+    ssize_t n;
+    while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    size_t want = strlen(entry);
+    bool found = false;
+    for (size_t i = 0; i < len && !found; i += strlen(buf + i) + 1)
+        found = strncmp(buf + i, entry, want + 1) == 0;
+    free(buf);
+    return found;
+}
+
+/* SIGKILLs every process left of instance id: whatever still carries its
+ * KILN_INSTANCE_ID in its environment. A process group does not hold a child that
+ * called setsid (a daemonizing app), and without root there is no PID namespace to
+ * take it down with the instance; the environment is inherited through setsid and
+ * fork, so this finds such children unless they cleared their environment. Returns
+ * how many were killed. Called without mu: it reads /proc. */
+static int kill_strays(const char *id)
+{
+    char entry[CLOUD_ID_MAX + 24];
+    snprintf(entry, sizeof entry, "KILN_INSTANCE_ID=%s", id);
+    int killed = 0;
+    /* A stray may fork while we look: a few rounds, until one finds nothing. */
+    for (int round = 0; round < 5; round++) {
+        DIR *d = opendir("/proc");
+        if (d == NULL)
+            return killed;
+        int found = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            long pid = strtol(e->d_name, &end, 10);
+            if (*end != '\0' || pid <= 1 || pid == (long)getpid())
+                continue;
+            if (environ_has((pid_t)pid, entry) && kill((pid_t)pid, SIGKILL) == 0)
+                found++;
+        }
+        closedir(d);
+        killed += found;
+        if (found == 0)
+            break;
+    }
+    return killed;
+}
 
 /* ---- files ---- */
 
@@ -352,10 +415,194 @@ static int spawn_instance(const struct launch *l, const char *root, int out_fd, 
     return rc == 0 ? 0 : -1;
 }
 
+/* ---- a PID namespace per instance (root) ---- */
+
+/* What the namespace's init needs, prepared before clone: after it, the child of a
+ * multithreaded kilnd may only make async-signal-safe calls. */
+struct ns_start {
+    const char *prog, *root;
+    char **argv, **envp;
+    int out_fd, err_fd, null_fd;
+    int report_fd; /* write end of a close-on-exec pipe: errno of a failed execve */
+};
+
+static void ns_close_from(int lowest)
+{
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, lowest, ~0U, 0) == 0)
+        return;
+#endif
+    for (int fd = lowest; fd < 1024; fd++)
+        close(fd);
+}
+
+/* PID 1 of the instance's namespace: starts the app as its child (PID 2) and lives
+ * exactly as long as it. When PID 1 exits the kernel kills everything left in the
+ * namespace, setsid daemons included, and a SIGKILL to it (chaos, or the end of a
+ * grace period) does the same. It keeps the default dispositions, so a signal from
+ * kilnd's namespace to it alone is ignored; kilnd signals the process group, which
+ * reaches the app. A death by signal N is reported as exit status 128+N, as a shell
+ * does. */
+static int ns_init(void *arg)
+{
+    const struct ns_start *a = arg;
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int s = 1; s < NSIG; s++)
+        sigaction(s, &dfl, NULL); /* kilnd ignores SIGPIPE and handles SIGTERM */
+    setsid();
+    if (chdir(a->root) < 0 || dup2(a->null_fd, STDIN_FILENO) < 0 ||
+        dup2(a->out_fd, STDOUT_FILENO) < 0 || dup2(a->err_fd, STDERR_FILENO) < 0) {
+        int e = errno;
+        if (write(a->report_fd, &e, sizeof e) < 0) {
+            /* kilnd reads EOF and sees the process exit */
+        }
+        _exit(127);
+    }
+    int report_fd = a->report_fd;
+    if (report_fd <= STDERR_FILENO)
+        _exit(127);
+    /* vfork, not fork: glibc's fork takes malloc's locks, which another thread of kilnd
+     * may have held at the moment of the clone, forever in this copy. */
+    pid_t app = vfork();
+    if (app == 0) {
+        /* Everything but the report pipe, which execve closes (close-on-exec). */
+#ifdef SYS_close_range
+        if (report_fd > STDERR_FILENO + 1)
+            syscall(SYS_close_range, STDERR_FILENO + 1, report_fd - 1, 0);
+        syscall(SYS_close_range, report_fd + 1, ~0U, 0);
+#endif
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(a->prog, a->argv, a->envp);
+        int e = errno;
+        if (write(report_fd, &e, sizeof e) < 0) {
+            /* kilnd sees the exit status 127 */
+        }
+        _exit(127);
+    }
+    close(report_fd);
+    ns_close_from(STDERR_FILENO + 1);
+    if (app < 0)
+        _exit(126);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (;;) {
+        int ws;
+        pid_t p = waitpid(-1, &ws, 0);
+        if (p == app)
+            _exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+        if (p < 0 && errno == ECHILD)
+            _exit(0);
+    }
+}
+
+/* -1 unknown, 0 no (not root, or the kernel refused once), 1 yes. Launches run in
+ * parallel without mu, hence atomic. */
+static atomic_int ns_usable = -1;
+
+/* Starts the instance as PID 1 of a new PID namespace (see ns_init). 1 when the kernel
+ * does not allow it (not root, no CAP_SYS_ADMIN): the caller falls back to
+ * posix_spawn, and strays are then found by their environment (kill_strays). */
+static int spawn_instance_ns(const struct launch *l, const char *root, int out_fd, int err_fd,
+                             pid_t *pid, struct kiln_err *err)
+{
+    if (ns_usable == 0)
+        return 1;
+    if (geteuid() != 0) {
+        ns_usable = 0;
+        return 1;
+    }
+    const char *inside = l->start[0];
+    char *prog = xasprintf("%s%s%s", root, inside[0] == '/' ? "" : "/", inside);
+    if (access(prog, X_OK) < 0) {
+        int e = errno;
+        kiln_err_set(err, e == ENOENT ? KILN_E_NOTFOUND : KILN_E_FAILED,
+                     "cannot start %s: %s: %s; image %s has no runnable %s (check the start "
+                     "command in the app's kiln.json)",
+                     l->id, prog, strerror(e), l->image, inside);
+        free(prog);
+        return -1;
+    }
+    char *argv[CLOUD_START_ARGS_MAX + 1];
+    argv[0] = prog;
+    int argc = 1;
+    for (; l->start[argc] != NULL; argc++)
+        argv[argc] = l->start[argc];
+    argv[argc] = NULL;
+    char *add[3] = {xasprintf("PORT=%d", l->port), xasprintf("KILN_INSTANCE_ID=%s", l->id),
+                    xasprintf("KILN_ROOT=%s", root)};
+    const char *const env_add[] = {add[0], add[1], add[2], NULL};
+    char **envp = kiln_env_overlay(env_add);
+    int report[2] = {-1, -1};
+    int null_fd = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+    int rc = -1;
+    if (null_fd < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        kiln_err_sys(err, errno, "cannot start %s (a pipe or /dev/null)", l->id);
+        goto out;
+    }
+    report[0] = fd_above_stdio(report[0]);
+    report[1] = fd_above_stdio(report[1]);
+    struct ns_start a = {.prog = prog,
+                         .root = root,
+                         .argv = argv,
+                         .envp = envp,
+                         .out_fd = out_fd,
+                         .err_fd = err_fd,
+                         .null_fd = null_fd,
+                         .report_fd = report[1]};
+    size_t stack_size = 256 * 1024;
+    char *stack = xmalloc(stack_size);
+    pid_t child = clone(ns_init, stack + stack_size, CLONE_NEWPID | SIGCHLD, &a);
+    int e = errno;
+    free(stack); /* the child runs on its own copy: no CLONE_VM */
+    close(report[1]);
+    report[1] = -1;
+    if (child < 0) {
+        if (e == EPERM || e == EINVAL || e == ENOSPC || e == EUSERS) {
+            ns_usable = 0;
+            rc = 1;
+        } else {
+            kiln_err_sys(err, e, "cannot start %s (clone)", l->id);
+        }
+        goto out;
+    }
+    ns_usable = 1;
+    int exec_errno = 0;
+    ssize_t n;
+    while ((n = read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof exec_errno) {
+        /* The app could not be executed: its init exits at once; reap it. */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+            ;
+        kiln_err_set(err, KILN_E_FAILED,
+                     "cannot start %s: %s: %s; image %s has no runnable %s (check the start "
+                     "command in the app's kiln.json)",
+                     l->id, prog, strerror(exec_errno), l->image, inside);
+        goto out;
+    }
+    *pid = child;
+    rc = 0;
+out:
+    if (report[0] >= 0)
+        close(report[0]);
+    if (report[1] >= 0)
+        close(report[1]);
+    if (null_fd >= 0)
+        close(null_fd);
+    free(envp);
+    for (int i = 0; i < 3; i++)
+        free(add[i]);
+    free(prog);
+    return rc;
+}
+
 /* The slow part of a launch, without mu: copy the image, open the logs, start the
  * process. On failure nothing is left running and the directory is removed. */
 static int start_process(struct cloud *c, const struct launch *l, pid_t *pid, int *pidfd,
-                         unsigned long long *ticks, struct kiln_err *err)
+                         unsigned long long *ticks, bool *in_ns, struct kiln_err *err)
 {
     char *dir = instance_dir(c, l->id);
     char *root = xasprintf("%s/root", dir);
@@ -383,8 +630,10 @@ static int start_process(struct cloud *c, const struct launch *l, pid_t *pid, in
     if ((out_fd = open_log(dir, "stdout.log", err)) < 0 ||
         (err_fd = open_log(dir, "stderr.log", err)) < 0)
         goto out;
-    if (spawn_instance(l, root, out_fd, err_fd, pid, err) < 0)
+    int ns = spawn_instance_ns(l, root, out_fd, err_fd, pid, err);
+    if (ns < 0 || (ns == 1 && spawn_instance(l, root, out_fd, err_fd, pid, err) < 0))
         goto out;
+    *in_ns = ns == 0;
     /* Still our unreaped child, so the pid cannot have been reused yet. */
     *pidfd = open_pidfd(*pid);
     *ticks = kiln_proc_start_ticks(*pid);
@@ -459,7 +708,8 @@ int cloud_instance_launch(struct cloud *c, struct cloud_group *g, const char *re
     int pidfd = -1;
     unsigned long long ticks = 0;
     struct kiln_err lerr = {0};
-    int rc = start_process(c, &l, &pid, &pidfd, &ticks, &lerr);
+    bool in_ns = false;
+    int rc = start_process(c, &l, &pid, &pidfd, &ticks, &in_ns, &lerr);
     pthread_mutex_lock(&c->mu);
 
     launching_remove(s, l.id);
@@ -478,6 +728,7 @@ int cloud_instance_launch(struct cloud *c, struct cloud_group *g, const char *re
     }
 
     struct watch *w = watch_add(s, l.id, l.group, pid, pidfd, true, ticks);
+    w->ns = in_ns;
     bool group_gone = cloud_find_group(c, l.group) == NULL;
     if (x == NULL || x->state == KILN_INSTANCE_TERMINATED || group_gone) {
         /* Terminated or its group destroyed while it was starting: stop it now; the
@@ -609,6 +860,9 @@ void cloud_instances_adopt(struct cloud *c)
             bool was_terminating = x->state == KILN_INSTANCE_TERMINATING;
             mark_terminated(c, x, was_terminating && x->cause[0] ? x->cause : "exited");
             x->exit_status = -1;
+            /* What it started may have outlived it while kilnd was down. At start, before
+             * the other threads, so reading /proc under mu holds nobody up. */
+            kill_strays(x->id);
             emit(c, "terminate", x->group, x->id, x->cause,
                  "kilnd found %s of %s gone after restart (pid %d)", x->id, x->group, (int)x->pid);
             continue;
@@ -649,13 +903,19 @@ static bool check_exit(struct watch *w, bool pidfd_ready, int *status, char *how
         int ws;
         while (waitpid(w->pid, &ws, 0) < 0 && errno == EINTR)
             ;
+        int sig = 0;
         if (WIFEXITED(ws)) {
             *status = WEXITSTATUS(ws);
             snprintf(how, size, "status %d", *status);
+            if (w->ns && *status > 128 && *status < 128 + NSIG)
+                sig = *status - 128; /* its init's way of saying the app died of it */
         } else if (WIFSIGNALED(ws)) {
-            *status = 128 + WTERMSIG(ws);
-            const char *abbrev = sigabbrev_np(WTERMSIG(ws)); /* strsignal is not thread-safe */
-            snprintf(how, size, "signal %d (SIG%s)", WTERMSIG(ws), abbrev ? abbrev : "?");
+            sig = WTERMSIG(ws);
+        }
+        if (sig != 0) {
+            *status = 128 + sig;
+            const char *abbrev = sigabbrev_np(sig); /* strsignal is not thread-safe */
+            snprintf(how, size, "signal %d (SIG%s)", sig, abbrev ? abbrev : "?");
         }
         return true;
     }
@@ -744,8 +1004,14 @@ static void sweep(struct cloud *c)
     pthread_mutex_unlock(&c->mu);
     for (size_t i = 0; i < nr; i++) {
         struct stat st;
-        if (lstat(remove[i], &st) == 0)
+        if (lstat(remove[i], &st) == 0) {
+            /* An instance the state does not know may still run (a state lost or
+             * rolled back): its processes go before its files. */
+            const char *base = strrchr(remove[i], '/');
+            if (base != NULL && kiln_instance_id_validate(base + 1, NULL) == 0)
+                kill_strays(base + 1);
             kiln_tree_remove(remove[i], NULL); /* best effort: the sweep retries */
+        }
         free(remove[i]);
     }
     for (size_t i = 0; i < n; i++)
@@ -831,7 +1097,7 @@ static void *supervisor_main(void *arg)
         }
 
         pthread_mutex_lock(&c->mu);
-        char **roots = NULL;
+        char **roots = NULL, **ids = NULL, **groups = NULL;
         size_t nroots = 0;
         for (size_t i = 0; i < s->n;) {
             struct watch *w = &s->w[i];
@@ -843,6 +1109,10 @@ static void *supervisor_main(void *arg)
                 continue;
             }
             roots = xrealloc(roots, (nroots + 1) * sizeof *roots);
+            ids = xrealloc(ids, (nroots + 1) * sizeof *ids);
+            ids[nroots] = xstrdup(w->id);
+            groups = xrealloc(groups, (nroots + 1) * sizeof *groups);
+            groups[nroots] = xstrdup(w->group);
             roots[nroots++] = on_exit_locked(c, w, status, how);
             if (w->pidfd >= 0)
                 close(w->pidfd);
@@ -858,10 +1128,21 @@ static void *supervisor_main(void *arg)
             cloud_store_save(c, NULL);
             pthread_mutex_unlock(&c->mu);
             for (size_t i = 0; i < nroots; i++) {
+                /* Its main process is gone: so is everything it started. */
+                int n = kill_strays(ids[i]);
+                if (n > 0)
+                    emit(c, "cleanup", groups[i], ids[i], NULL,
+                         "%s: killed %d process%s it had left running (daemonized, outside its "
+                         "process group)",
+                         ids[i], n, n == 1 ? "" : "es");
                 kiln_tree_remove(roots[i], NULL); /* best effort: the sweep retries */
                 free(roots[i]);
+                free(ids[i]);
+                free(groups[i]);
             }
             free(roots);
+            free(ids);
+            free(groups);
             pthread_mutex_lock(&c->mu);
         }
     }

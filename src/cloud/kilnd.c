@@ -49,13 +49,15 @@ void cloud_stop_requested(struct cloud *c, bool all)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kilnd [--home DIR] [--config FILE] [--foreground]\n\n"
+    fprintf(out, "usage: kilnd [--home DIR] [--config FILE] [--foreground] [--recover]\n\n"
                  "kilnd is kiln's local cloud: it runs instances as processes, checks their\n"
                  "health over HTTP and routes traffic to them through a private nginx.\n"
                  "kiln starts it when first needed; see `kiln help cloud`.\n\n"
                  "  --home DIR      the state dir (default $KILN_HOME, else $XDG_STATE_HOME/kiln)\n"
                  "  --config FILE   the configuration (see kiln.conf(5))\n"
                  "  --foreground    stay in the foreground and log to stderr\n"
+                 "  --recover       cloud.json is lost or damaged: start from cloud.json.prev,\n"
+                 "                  or rebuild the packages and images from the disk\n"
                  "  -h, --help      this help\n"
                  "  -V, --version   the version\n\n"
                  "Exit status: 0 stopped cleanly, 1 error, 2 usage, 3 already running.\n");
@@ -65,6 +67,7 @@ struct options {
     const char *home;
     const char *config;
     bool foreground;
+    bool recover; /* cloud.json is lost or damaged: start from .prev or from the disk */
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -81,6 +84,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         }
         if (strcmp(a, "--foreground") == 0) {
             o->foreground = true;
+        } else if (strcmp(a, "--recover") == 0) {
+            o->recover = true;
         } else if ((strcmp(a, "--home") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
             *(a[2] == 'h' ? &o->home : &o->config) = argv[++i];
         } else {
@@ -249,6 +254,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "kilnd: cannot start in the background: %s\n", strerror(errno));
         return 1;
     }
+    /* take_lock wrote the pid of the process that took it, the parent of the daemon. */
+    char pid_line[32];
+    int pid_len = snprintf(pid_line, sizeof pid_line, "%d\n", (int)getpid());
+    if (ftruncate(lock_fd, 0) == 0 && pwrite(lock_fd, pid_line, (size_t)pid_len, 0) < 0) {
+        /* The pid in the lock file is only informative. */
+    }
     if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return 1;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -264,7 +275,19 @@ int main(int argc, char **argv)
     int listen_fd = -1;
     int status = 1;
     pthread_mutex_lock(&c.mu);
-    int rc = cloud_store_load(&c, &err);
+    int rc = o.recover ? 0 : cloud_recover_check(&c, &err);
+    if (rc == 0)
+        rc = cloud_store_load(&c, &err);
+    if (o.recover) {
+        /* Whatever was loaded (a file that parsed is not damaged) stays; else rebuild. */
+        char how[1024];
+        bool lost =
+            rc < 0 || (c.clusters.n + c.groups.n + c.instances.n + c.images.n + c.packages.n == 0);
+        if (lost && (rc = cloud_recover(&c, how, sizeof how, &err)) == 0)
+            logf_("recovered the state %s", how);
+        else if (!lost)
+            logf_("--recover: %s is readable; nothing to recover", paths.cloud_json);
+    }
     pthread_mutex_unlock(&c.mu);
     if (rc == 0)
         rc = cloud_events_open(&c, &err);

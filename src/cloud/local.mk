@@ -6,6 +6,7 @@ libkilnd_a_SOURCES = \
 	src/cloud/cloud.c \
 	src/cloud/events.c \
 	src/cloud/store.c \
+	src/cloud/recover.c \
 	src/cloud/api.h \
 	src/cloud/api.c \
 	src/cloud/ops.c \

@@ -167,7 +167,7 @@ static int op_create_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
     if (env == NULL || kiln_name_validate_app(app, err) < 0 || kiln_name_validate_env(env, err) < 0)
         return -1;
     const struct kiln_config *cfg = &c->config;
-    long long port, interval, timeout, healthy, unhealthy;
+    long long port, interval, timeout, healthy, unhealthy, grace;
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(args, "health");
     if (h != NULL && !cJSON_IsObject(h))
         return kiln_err_set(err, KILN_E_INVALID, "argument \"health\" must be an object");
@@ -175,7 +175,8 @@ static int op_create_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
         arg_int(h, "interval_ms", 100, 600000, cfg->local.health_interval_ms, &interval, err) < 0 ||
         arg_int(h, "timeout_ms", 50, 600000, cfg->local.health_timeout_ms, &timeout, err) < 0 ||
         arg_int(h, "healthy", 1, 10, cfg->local.healthy_threshold, &healthy, err) < 0 ||
-        arg_int(h, "unhealthy", 1, 10, cfg->local.unhealthy_threshold, &unhealthy, err) < 0)
+        arg_int(h, "unhealthy", 1, 10, cfg->local.unhealthy_threshold, &unhealthy, err) < 0 ||
+        arg_int(h, "grace_ms", 0, 3600000, cfg->local.health_check_grace_ms, &grace, err) < 0)
         return -1;
     if (timeout > interval)
         return kiln_err_set(err, KILN_E_INVALID,
@@ -215,6 +216,7 @@ static int op_create_app(struct cloud *c, const cJSON *args, cJSON *res, struct 
     x->health_timeout_ms = timeout;
     x->healthy_threshold = (int)healthy;
     x->unhealthy_threshold = (int)unhealthy;
+    x->health_grace_ms = grace;
     x->created_us = kiln_now_us();
     x->chaos_mean_ms = cfg->local.chaos_mean_ms;
     x->chaos_min_ms = cfg->local.chaos_min_ms;
@@ -835,10 +837,8 @@ static int op_stop(struct cloud *c, const cJSON *args, cJSON *res, struct kiln_e
                 n++;
             }
         }
-        /* Stopped instances leave their groups at desired 0, so a later start does not
-         * bring back what the user asked to stop. */
-        for (size_t i = 0; i < c->groups.n; i++)
-            c->groups.v[i]->desired = c->groups.v[i]->min_size = 0;
+        /* The groups keep their sizes: stopping the local cloud is switching the
+         * machine off, not scaling to zero, and the next start relaunches them. */
         cloud_changed(c);
     }
     int rc = save(c, err);

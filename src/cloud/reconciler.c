@@ -26,12 +26,16 @@
 #include "cloud/cloud.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "kiln/strbuf.h"
+#include "kiln/tail.h"
 #include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
@@ -47,6 +51,10 @@
 #define BACKOFF_MAX_US (30LL * 1000000)
 /* While the routing differs from what it should be, ask the balancer again this often. */
 #define LB_RETRY_US (5LL * 1000000)
+/* Crashes in a row that make a crash loop: reported, and the group's `failing` set. */
+#define CRASH_LOOP_STREAK 3
+/* What of a crashed instance's stderr.log is read for the diagnosis. */
+#define STDERR_TAIL_BYTES 2048
 
 /* cloud_instance.seen bits: what the reconciler has already taken into account. */
 enum {
@@ -290,6 +298,75 @@ static void report_recovery(struct cloud *c, struct cloud_instance *x)
     emit_recovered(c, cluster, x, old, ms, msg);
 }
 
+/* The last lines of instance id's stderr.log into t. A read of at most STDERR_TAIL_BYTES
+ * of a local file, the one piece of I/O the reconciler does under mu: it happens once
+ * per crash of a looping group, which is throttled by the back-off. */
+static void read_stderr_tail(struct cloud *c, const char *id, struct kiln_tail *t)
+{
+    char *path = xasprintf("%s/%s/stderr.log", c->paths.instances_dir, id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+    if (fd < 0)
+        return;
+    char buf[STDERR_TAIL_BYTES + 1];
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > STDERR_TAIL_BYTES ? end - STDERR_TAIL_BYTES : 0;
+    ssize_t n = end >= 0 ? pread(fd, buf, STDERR_TAIL_BYTES, from) : -1;
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *save = NULL;
+    char *line = strtok_r(buf, "\n", &save);
+    if (from > 0 && line != NULL)
+        line = strtok_r(NULL, "\n", &save); /* the first one is cut */
+    for (; line != NULL; line = strtok_r(NULL, "\n", &save))
+        kiln_tail_add(t, line);
+}
+
+/* A crash loop: the group's `failing` says so, with how the last one ended and what it
+ * said, so that whoever waits on the group (a deploy) can stop waiting and say why. */
+static void diagnose_crash_loop(struct cloud *c, struct cloud_group *g,
+                                const struct cloud_instance *x, int streak)
+{
+    char how[64];
+    if (x->exit_status >= 128) {
+        const char *abbrev = sigabbrev_np(x->exit_status - 128);
+        snprintf(how, sizeof how, "signal %d (SIG%s)", x->exit_status - 128, abbrev ? abbrev : "?");
+    } else if (x->exit_status >= 0) {
+        snprintf(how, sizeof how, "status %d", x->exit_status);
+    } else {
+        snprintf(how, sizeof how, "%s", "an unknown status");
+    }
+    struct kiln_tail t = {0};
+    read_stderr_tail(c, x->id, &t);
+    struct kiln_strbuf sb = KILN_STRBUF_INIT;
+    kiln_tail_format(&t, &sb, sizeof g->failing_stderr - 1);
+    /* kiln_tail_format writes "\n  line" per line: keep the lines, drop the indent. */
+    size_t k = 0;
+    const char *s = kiln_strbuf_str(&sb);
+    for (size_t i = 0; s[i] != '\0' && k + 1 < sizeof g->failing_stderr; i++) {
+        if (s[i] == '\n') {
+            if (k > 0)
+                g->failing_stderr[k++] = '\n';
+            while (s[i + 1] == ' ')
+                i++;
+            continue;
+        }
+        g->failing_stderr[k++] = s[i];
+    }
+    g->failing_stderr[k] = '\0';
+    const char *last = strrchr(g->failing_stderr, '\n');
+    last = last != NULL ? last + 1 : g->failing_stderr;
+    snprintf(g->failing, sizeof g->failing,
+             "its instances keep exiting right after they start (%d in a row); the last, %s, "
+             "exited with %s%s%.200s%s",
+             streak, x->id, how, last[0] ? " saying \"" : "", last, last[0] ? "\"" : "");
+    if (g->failing_since_us == 0 || streak == CRASH_LOOP_STREAK)
+        g->failing_since_us = kiln_now_us();
+    kiln_strbuf_free(&sb);
+}
+
 /* What happened to instances since the last pass: recoveries and crashes. */
 static void note_instances(struct cloud *c, struct cloud_reconciler *r, int64_t mono)
 {
@@ -301,6 +378,9 @@ static void note_instances(struct cloud *c, struct cloud_reconciler *r, int64_t 
             n->streak = 0;
             n->hold_until = 0;
             n->reported = false;
+            struct cloud_group *g = cloud_find_group(c, x->group);
+            if (g != NULL)
+                g->failing[0] = g->failing_stderr[0] = '\0';
         }
         if (x->healthy_us != 0 && !(x->seen & CLOUD_SEEN_RECOVERED))
             report_recovery(c, x);
@@ -310,9 +390,11 @@ static void note_instances(struct cloud *c, struct cloud_reconciler *r, int64_t 
                 x->terminated_us - x->launched_us < EARLY_EXIT_US) {
                 struct group_note *n = note_get(r, x->group);
                 note_failure(n, mono);
-                if (n->streak >= 3 && !n->reported) {
+                struct cloud_group *g = cloud_find_group(c, x->group);
+                if (n->streak >= CRASH_LOOP_STREAK && g != NULL)
+                    diagnose_crash_loop(c, g, x, n->streak);
+                if (n->streak >= CRASH_LOOP_STREAK && !n->reported) {
                     n->reported = true;
-                    struct cloud_group *g = cloud_find_group(c, x->group);
                     cloud_emit(c, "error", g != NULL ? g->cluster : NULL, x->group, x->id, NULL,
                                "instances of %s keep exiting right after they start (%d in a row); "
                                "see instances/%s/stderr.log; kilnd retries less and less often",
@@ -326,12 +408,14 @@ static void note_instances(struct cloud *c, struct cloud_reconciler *r, int64_t 
 static void reconcile_group(struct cloud *c, struct cloud_reconciler *r, struct cloud_group *g,
                             int64_t now_us, int64_t mono)
 {
-    /* Unhealthy instances go first, so their replacements are launched below. */
+    /* Unhealthy instances go first, so their replacements are launched below; not
+     * those still in their start-up grace period (an ASG's HealthCheckGracePeriod):
+     * an app that takes a while to listen is not killed before it could answer. */
     if (!(g->suspended & KILN_PROC_REPLACE_UNHEALTHY)) {
         for (size_t i = 0; i < c->instances.n; i++) {
             struct cloud_instance *x = c->instances.v[i];
             if (x->state == KILN_INSTANCE_RUNNING && x->health == KILN_HEALTH_UNHEALTHY &&
-                strcmp(x->group, g->name) == 0)
+                strcmp(x->group, g->name) == 0 && cloud_instance_grace_left_us(c, x, now_us) == 0)
                 cloud_instance_terminate(c, x, "unhealthy", NULL);
         }
     }

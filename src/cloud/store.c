@@ -6,12 +6,14 @@
 #include "cloud/cloud.h"
 
 #include "kiln/atomic_file.h"
+#include "kiln/timeutil.h"
 #include "kiln/xalloc.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STORE_VERSION   1
 #define STORE_MAX_BYTES (64u << 20)
@@ -35,6 +37,7 @@ static cJSON *cluster_to_json(const struct cloud_cluster *x, bool runtime, int l
     cJSON_AddNumberToObject(h, "timeout_ms", (double)x->health_timeout_ms);
     cJSON_AddNumberToObject(h, "healthy", x->healthy_threshold);
     cJSON_AddNumberToObject(h, "unhealthy", x->unhealthy_threshold);
+    cJSON_AddNumberToObject(h, "grace_ms", (double)x->health_grace_ms);
     cJSON_AddNumberToObject(o, "created_us", (double)x->created_us);
     cJSON *ch = cJSON_AddObjectToObject(o, "chaos");
     cJSON_AddBoolToObject(ch, "enabled", x->chaos_enabled);
@@ -74,7 +77,26 @@ cJSON *cloud_group_to_json(const struct cloud_group *x)
     return o;
 }
 
-static cJSON *instance_to_json(const struct cloud_instance *x, bool runtime)
+/* A group as the `state` operation shows it: with kilnd's diagnosis of a group whose
+ * instances cannot stay up, so a deploy waiting on it fails at once with it. */
+static cJSON *group_with_runtime(const struct cloud_group *x, bool runtime)
+{
+    cJSON *o = cloud_group_to_json(x);
+    if (runtime && x->failing[0] != '\0') {
+        cJSON *f = cJSON_AddObjectToObject(o, "failing");
+        cJSON_AddStringToObject(f, "reason", x->failing);
+        cJSON_AddNumberToObject(f, "since_us", (double)x->failing_since_us);
+        cJSON *lines = cJSON_AddArrayToObject(f, "stderr");
+        char buf[sizeof x->failing_stderr];
+        snprintf(buf, sizeof buf, "%s", x->failing_stderr);
+        char *save = NULL;
+        for (char *l = strtok_r(buf, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
+            cJSON_AddItemToArray(lines, cJSON_CreateString(l));
+    }
+    return o;
+}
+
+static cJSON *instance_to_json(const struct cloud_instance *x, bool runtime, int64_t grace_left_us)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", x->id);
@@ -97,6 +119,9 @@ static cJSON *instance_to_json(const struct cloud_instance *x, bool runtime)
         cJSON_AddStringToObject(o, "address", addr);
         cJSON_AddStringToObject(o, "health_detail", x->health_detail);
         cJSON_AddBoolToObject(o, "adopted", x->adopted);
+        /* In its start-up grace period: failing checks do not get it replaced yet. */
+        cJSON_AddBoolToObject(o, "in_grace", grace_left_us > 0);
+        cJSON_AddNumberToObject(o, "grace_left_ms", (double)(grace_left_us / 1000));
     }
     return o;
 }
@@ -137,6 +162,7 @@ static cJSON *lock_to_json(const struct cloud_lock *x)
 
 cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
 {
+    int64_t now = kiln_now_us();
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "version", STORE_VERSION);
     cJSON *a = cJSON_AddArrayToObject(root, "clusters");
@@ -145,10 +171,13 @@ cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
                              cluster_to_json(c->clusters.v[i], runtime, c->config.local.lb_port));
     a = cJSON_AddArrayToObject(root, "groups");
     for (size_t i = 0; i < c->groups.n; i++)
-        cJSON_AddItemToArray(a, cloud_group_to_json(c->groups.v[i]));
+        cJSON_AddItemToArray(a, group_with_runtime(c->groups.v[i], runtime));
     a = cJSON_AddArrayToObject(root, "instances");
     for (size_t i = 0; i < c->instances.n; i++)
-        cJSON_AddItemToArray(a, instance_to_json(c->instances.v[i], runtime));
+        cJSON_AddItemToArray(
+            a, instance_to_json(c->instances.v[i], runtime,
+                                runtime ? cloud_instance_grace_left_us(c, c->instances.v[i], now)
+                                        : 0));
     a = cJSON_AddArrayToObject(root, "images");
     for (size_t i = 0; i < c->images.n; i++)
         cJSON_AddItemToArray(a, image_to_json(c->images.v[i]));
@@ -161,6 +190,19 @@ cJSON *cloud_store_to_json(struct cloud *c, bool runtime)
     return root;
 }
 
+/* The generation being replaced becomes cloud.json.prev: a hard link renamed into
+ * place, so it costs no copy and .prev is always a whole file. If it fails the save
+ * goes on: the previous generation is a second chance, not a condition. */
+static void keep_previous(struct cloud *c)
+{
+    char prev[4200], tmp[4300];
+    snprintf(prev, sizeof prev, "%s.prev", c->paths.cloud_json);
+    snprintf(tmp, sizeof tmp, "%s.prev.tmp", c->paths.cloud_json);
+    unlink(tmp);
+    if (link(c->paths.cloud_json, tmp) == 0 && rename(tmp, prev) < 0)
+        unlink(tmp);
+}
+
 int cloud_store_save(struct cloud *c, struct kiln_err *err)
 {
     if (!c->dirty)
@@ -170,6 +212,7 @@ int cloud_store_save(struct cloud *c, struct kiln_err *err)
     cJSON_Delete(root);
     if (text == NULL)
         kiln_oom(0);
+    keep_previous(c);
     int rc = kiln_atomic_write(c->paths.cloud_json, text, strlen(text), 0600, err);
     cJSON_free(text);
     if (rc == 0)
@@ -188,8 +231,9 @@ struct reader {
 static int bad(struct reader *r, const char *key, const char *what)
 {
     return kiln_err_set(r->err, KILN_E_INVALID,
-                        "%s is damaged: %s.%s %s; kilnd will not start on it (move it aside to "
-                        "start an empty cloud, or restore it)",
+                        "%s is damaged: %s.%s %s; kilnd will not start on it (kiln cloud recover "
+                        "starts from its previous generation, cloud.json.prev, or rebuilds "
+                        "what the disk holds)",
                         r->file, r->where, key, what);
 }
 
@@ -271,6 +315,10 @@ static int read_cluster(struct reader *r, const cJSON *o, struct cloud_cluster *
         get_i64(r, h, "timeout_ms", &x->health_timeout_ms) < 0 ||
         get_int(r, h, "healthy", 1, 100, &x->healthy_threshold) < 0 ||
         get_int(r, h, "unhealthy", 1, 100, &x->unhealthy_threshold) < 0)
+        return -1;
+    /* Absent in a state written before the grace period existed: none, as then. */
+    if (cJSON_GetObjectItemCaseSensitive(h, "grace_ms") != NULL &&
+        get_i64(r, h, "grace_ms", &x->health_grace_ms) < 0)
         return -1;
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "chaos");
     if (cJSON_IsObject(ch)) {
@@ -432,12 +480,12 @@ static void add_lock(struct cloud *c, struct cloud_lock *x)
     c->locks.v[c->locks.n++] = x;
 }
 
-int cloud_store_load(struct cloud *c, struct kiln_err *err)
+int cloud_store_load_file(struct cloud *c, const char *file, struct kiln_err *err)
 {
     char *text = NULL;
     size_t len = 0;
     struct kiln_err rerr = {0};
-    if (kiln_read_file(c->paths.cloud_json, &text, &len, STORE_MAX_BYTES, &rerr) < 0) {
+    if (kiln_read_file(file, &text, &len, STORE_MAX_BYTES, &rerr) < 0) {
         if (rerr.code == KILN_E_NOTFOUND)
             return 0;
         if (err != NULL)
@@ -446,13 +494,14 @@ int cloud_store_load(struct cloud *c, struct kiln_err *err)
     }
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
-    struct reader r = {.file = c->paths.cloud_json, .where = "top", .err = err};
+    struct reader r = {.file = file, .where = "top", .err = err};
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return kiln_err_set(err, KILN_E_INVALID,
                             "%s is damaged: it is not a JSON object; kilnd will not start on it "
-                            "(move it aside to start an empty cloud, or restore it)",
-                            c->paths.cloud_json);
+                            "(kiln cloud recover starts from its previous generation, "
+                            "cloud.json.prev, or rebuilds what the disk holds)",
+                            file);
     }
     int version = 0;
     if (get_int(&r, root, "version", 1, 1000, &version) < 0) {
@@ -464,7 +513,7 @@ int cloud_store_load(struct cloud *c, struct kiln_err *err)
         return kiln_err_set(err, KILN_E_INVALID,
                             "%s was written by another kilnd (state version %d, this one reads "
                             "%d); use the kiln that wrote it",
-                            c->paths.cloud_json, version, STORE_VERSION);
+                            file, version, STORE_VERSION);
     }
 
     /* Read everything into a scratch cloud: on any error nothing of it is kept. */
@@ -503,4 +552,9 @@ fail:
     FREE_PLAIN(tmp.locks);
 #undef FREE_PLAIN
     return -1;
+}
+
+int cloud_store_load(struct cloud *c, struct kiln_err *err)
+{
+    return cloud_store_load_file(c, c->paths.cloud_json, err);
 }

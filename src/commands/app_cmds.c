@@ -27,6 +27,10 @@ static const struct kiln_opt create_app_opts[] = {
     {"health-check-url", "PATH", "what the health check GETs, e.g. /health_check",
      KILN_COMPLETE_NONE},
     {"port", "N", "the port the app listens on", KILN_COMPLETE_NONE},
+    {"health-check-grace", "DUR",
+     "how long a new instance may fail its health check before it is replaced (default: "
+     "[local] health_check_grace, 30s)",
+     KILN_COMPLETE_NONE},
     {"protocol", "HTTP|HTTPS", "the listener's protocol (default HTTP)", KILN_COMPLETE_NONE},
     {"source", "DIR", "the app's source tree (kiln.json, spec); remembered for build",
      KILN_COMPLETE_FILE},
@@ -41,6 +45,8 @@ static const struct kiln_opt create_app_opts[] = {
 struct create_app_flags {
     const char *app, *env, *url, *proto, *source, *start;
     int port;
+    bool grace_set;
+    int64_t grace_ms;
 };
 
 static int create_app_flags(const struct kiln_args *a, struct create_app_flags *f,
@@ -54,6 +60,13 @@ static int create_app_flags(const struct kiln_args *a, struct create_app_flags *
     f->proto = kiln_args_get(cmd, a, "protocol");
     f->source = kiln_args_get(cmd, a, "source");
     f->start = kiln_args_get(cmd, a, "start");
+    const char *grace_s = kiln_args_get(cmd, a, "health-check-grace");
+    f->grace_set = grace_s != NULL;
+    if (grace_s != NULL &&
+        (kiln_parse_duration(grace_s, &f->grace_ms, err) < 0 || f->grace_ms > 3600 * 1000LL))
+        return kiln_err_set(err, KILN_E_USAGE,
+                            "--health-check-grace must be a duration from 0s to 1h, not '%.20s'",
+                            grace_s);
     if (kiln_name_validate_app(f->app, err) < 0)
         return kiln_cmd_usage(err);
     if (f->env == NULL || f->url == NULL || port_s == NULL)
@@ -154,6 +167,8 @@ static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
         .protocol = f.proto ? f.proto : "HTTP",
         .health_path = f.url,
         .start = f.start == NULL && have == 0 ? (const char *const *)m.start : start_one,
+        .health_grace_set = f.grace_set,
+        .health_grace_ms = f.grace_ms,
     };
     struct kiln_provider *p;
     int rc = with_provider(ctx, &p, err);
@@ -178,7 +193,7 @@ static int create_app_exec(struct kiln_ctx *ctx, const struct kiln_args *a, stru
 const struct kiln_cmd kiln_cmd_create_app = {
     .name = "create-app",
     .usage = "APP --env ENV --health-check-url PATH --port N [--protocol HTTP|HTTPS] "
-             "[--source DIR] [--start PATH]",
+             "[--health-check-grace DUR] [--source DIR] [--start PATH]",
     .summary = "register an app in an env, with its load balancer and health check",
     .help = "Creates the app's cluster APP-ENV: its load balancer (local: nginx, name\n"
             "APP.ENV.localhost; AWS: a classic ELB and a Route 53 name) and its health check,\n"

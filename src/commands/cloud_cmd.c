@@ -2,13 +2,30 @@
 #include "commands/commands.h"
 #include "kiln/context.h"
 #include "kiln/kilnd_client.h"
+#include "kiln/atomic_file.h"
+#include "kiln/spawn.h"
+#include "kiln/strbuf.h"
 #include "kiln/timeutil.h"
+#include "kiln/xalloc.h"
+
+#include <limits.h>
+#include <stdlib.h>
 
 #include <cjson/cJSON.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static void keep_output(void *ctx, enum kiln_stream stream, const char *line)
+{
+    struct kiln_strbuf *sb = ctx;
+    (void)stream;
+    if (sb->len < 1500) {
+        kiln_strbuf_append(sb, sb->len ? " " : "");
+        kiln_strbuf_append(sb, strncmp(line, "kilnd: ", 7) == 0 ? line + 7 : line);
+    }
+}
 
 static int cloud_start(struct kiln_ctx *ctx, struct kiln_err *err)
 {
@@ -21,6 +38,61 @@ static int cloud_start(struct kiln_ctx *ctx, struct kiln_err *err)
     else
         fprintf(ctx->out, "local cloud %s for %s\n", started ? "started" : "already running",
                 ctx->paths.home);
+    return 0;
+}
+
+/* kilnd --recover: a lost or damaged cloud.json is rebuilt (see src/cloud/recover.c).
+ * kilnd's own verdict is the error; what it did is the last such line of its log. */
+static int cloud_recover(struct kiln_ctx *ctx, struct kiln_err *err)
+{
+    char bin[PATH_MAX];
+    const char *argv[] = {kiln_kilnd_binary(bin, sizeof bin),
+                          "--home",
+                          ctx->paths.home,
+                          "--recover",
+                          NULL,
+                          NULL,
+                          NULL};
+    if (ctx->opts.config != NULL) {
+        argv[4] = "--config";
+        argv[5] = ctx->opts.config;
+    }
+    struct kiln_strbuf out = KILN_STRBUF_INIT;
+    struct kiln_spawn_opts o = {
+        .argv = argv, .timeout_ms = 60000, .on_line = keep_output, .ctx = &out};
+    int status = 0;
+    int rc = kiln_spawn_run(&o, &status, err);
+    if (rc == 0 && status == 3)
+        rc = kiln_err_set(err, KILN_E_BUSY,
+                          "the local cloud is running for %s: its state is not lost; nothing "
+                          "to recover",
+                          ctx->paths.home);
+    else if (rc == 0 && status != 0)
+        rc = kiln_err_set(err, KILN_E_FAILED, "could not recover the local cloud: %s",
+                          out.len ? out.buf : "kilnd failed (see kilnd.log in the state dir)");
+    kiln_strbuf_free(&out);
+    if (rc < 0)
+        return -1;
+    char *log = xasprintf("%s/kilnd.log", ctx->paths.home);
+    char *text = NULL;
+    size_t len = 0;
+    const char *how = "";
+    if (kiln_read_file(log, &text, &len, 16 << 20, NULL) == 0) {
+        char *p = text, *last = NULL;
+        while ((p = strstr(p, "recovered the state ")) != NULL)
+            last = p++;
+        if (last != NULL) {
+            last[strcspn(last, "\n")] = '\0';
+            how = last;
+        }
+    }
+    if (ctx->json)
+        fprintf(ctx->out, "{\"recovered\":true,\"home\":\"%s\"}\n", ctx->paths.home);
+    else
+        fprintf(ctx->out, "local cloud started for %s: %s\n", ctx->paths.home,
+                how[0] ? how : "its state was readable; nothing to recover");
+    free(text);
+    free(log);
     return 0;
 }
 
@@ -152,6 +224,13 @@ static int cloud_exec(struct kiln_ctx *ctx, const struct kiln_args *args, struct
         return cloud_start(ctx, err);
     if (strcmp(what, "status") == 0)
         return cloud_status(ctx, err);
+    if (strcmp(what, "recover") == 0) {
+        if (ctx->read_only)
+            return kiln_err_set(err, KILN_E_READONLY,
+                                "'cloud recover' changes things and kiln is in read-only mode; "
+                                "nothing was done");
+        return cloud_recover(ctx, err);
+    }
     if (strcmp(what, "stop") == 0) {
         if (ctx->read_only)
             return kiln_err_set(err, KILN_E_READONLY,
@@ -160,8 +239,8 @@ static int cloud_exec(struct kiln_ctx *ctx, const struct kiln_args *args, struct
         return cloud_stop(ctx, kiln_args_flag(&kiln_cmd_cloud, args, "keep-instances"),
                           kiln_args_flag(&kiln_cmd_cloud, args, "all"), err);
     }
-    return kiln_err_set(err, KILN_E_USAGE, "kiln cloud takes start, status or stop, not '%.40s'",
-                        what);
+    return kiln_err_set(err, KILN_E_USAGE,
+                        "kiln cloud takes start, status, stop or recover, not '%.40s'", what);
 }
 
 static const struct kiln_opt cloud_opts[] = {
@@ -173,12 +252,14 @@ static const struct kiln_opt cloud_opts[] = {
 
 const struct kiln_cmd kiln_cmd_cloud = {
     .name = "cloud",
-    .usage = "start|status|stop [--keep-instances|--all]",
+    .usage = "start|status|stop [--keep-instances|--all]|recover",
     .summary = "start, inspect or stop the local cloud (kilnd)",
     .help = "The local cloud is kilnd, one daemon per state dir. kiln starts it when first\n"
             "needed; it keeps running after kiln exits, so instances keep serving and chaos\n"
             "keeps going. `stop` asks whether the instances should stop too, unless told\n"
-            "with --keep-instances or --all.",
+            "with --keep-instances or --all. `recover` starts kilnd on a state dir whose\n"
+            "cloud.json was lost or damaged: from its previous generation (cloud.json.prev),\n"
+            "else from the packages and images on disk, stopping instances nobody knows.",
     .opts = cloud_opts,
     .min_positional = 1,
     .max_positional = 1,

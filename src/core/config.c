@@ -128,6 +128,8 @@ static const struct key_spec keys[] = {
     DURATION("local", "health_timeout", local.health_timeout_ms, 100, MS_PER_H, MS_PER_S),
     INT("local", "healthy_threshold", local.healthy_threshold, 1, 10, 2),
     INT("local", "unhealthy_threshold", local.unhealthy_threshold, 1, 10, 2),
+    DURATION("local", "health_check_grace", local.health_check_grace_ms, 0, MS_PER_H,
+             30 * MS_PER_S),
     DURATION("local", "chaos_mean", local.chaos_mean_ms, MS_PER_S, 7 * MS_PER_DAY, 30 * MS_PER_S),
     DURATION("local", "chaos_min", local.chaos_min_ms, 0, 7 * MS_PER_DAY, 10 * MS_PER_S),
 

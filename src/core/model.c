@@ -325,6 +325,7 @@ struct kiln_group *kiln_snapshot_add_group(struct kiln_snapshot *snap, struct ki
     g->created_us = tmpl->created_us;
     g->suspended = tmpl->suspended;
     g->rejected_us = tmpl->rejected_us;
+    g->failing = arena_strdup(&s->arena, tmpl->failing);
     g->name = arena_strdup(&s->arena, name);
     g->env = env;
     vec_push(&s->groups, g);

@@ -288,6 +288,14 @@ int pipe_wait_group(struct pipe *pp, const char *name, int want, bool in_service
             kiln_snapshot_release(snap);
             return 0;
         }
+        /* The cloud knows the instances cannot come up (a crash loop): waiting out
+         * the timeout would only hide its reason. */
+        if (g->failing != NULL && g->failing[0] != '\0') {
+            kiln_err_set(err, KILN_E_FAILED, "%s: only %d of %d instances %s: %s", name, ready,
+                         want, in_service ? "in service" : "healthy", g->failing);
+            kiln_snapshot_release(snap);
+            return -1;
+        }
         if (kiln_mono_us() >= deadline) {
             struct kiln_strbuf sb = KILN_STRBUF_INIT;
             describe_unready(g, in_service, &sb);

@@ -395,7 +395,7 @@ static void test_unhealthy(void)
     snprintf(id, sizeof id, "%s", x->id);
     pid_t pid = x->pid;
     pthread_mutex_unlock(&C.mu);
-    kill(pid, SIGSTOP);
+    kill(-pid, SIGSTOP); /* the group: as root, pid is its PID namespace's init */
 
     int64_t end = kiln_mono_us() + 4000000;
     bool unhealthy = false;

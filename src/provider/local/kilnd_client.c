@@ -9,12 +9,14 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pwd.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -124,6 +126,16 @@ struct kiln_kilnd *kiln_kilnd_connect(const struct kiln_paths *paths, const char
     int fd = -1;
     if (try_connect(paths->socket, &fd) < 0) {
         int e = errno;
+        struct stat st;
+        if ((e == EACCES || e == EPERM) && stat(paths->socket, &st) == 0) {
+            /* It runs; the socket (0600) is someone else's. */
+            struct passwd *pw = getpwuid(st.st_uid);
+            kiln_err_set(err, KILN_E_FAILED,
+                         "the local cloud for %s is running, but you may not use it (owner %s): "
+                         "run kiln as that user, or use your own state dir (--home)",
+                         paths->home, pw != NULL ? pw->pw_name : "another user");
+            return NULL;
+        }
         if (!autostart || (e != ENOENT && e != ECONNREFUSED)) {
             kiln_err_set(err, KILN_E_FAILED,
                          "the local cloud is not running for %s (%s); start it with: kiln cloud "

@@ -194,6 +194,7 @@ static int add_groups(struct kiln_snapshot *snap, const cJSON *state, struct kil
             .suspended = suspended_bits(g),
             .previous = jstr(g, "previous"),
             .rejected_us = ji64(g, "rejected_us"),
+            .failing = jstr(cJSON_GetObjectItemCaseSensitive(g, "failing"), "reason"),
         };
         struct kiln_group *grp = kiln_snapshot_add_group(snap, env, &tmpl, err);
         if (grp == NULL)
@@ -284,6 +285,8 @@ static int local_create_app(struct kiln_provider *p, const struct kiln_app_spec 
         cJSON_AddItemToArray(start, cJSON_CreateString(s->start[i]));
     cJSON *h = cJSON_AddObjectToObject(a, "health");
     cJSON_AddStringToObject(h, "path", s->health_path);
+    if (s->health_grace_set)
+        cJSON_AddNumberToObject(h, "grace_ms", (double)s->health_grace_ms);
     return call(p, KILND_OP_CREATE_APP, a, NULL, err);
 }
 
