@@ -81,6 +81,8 @@ struct kiln_config {
         int64_t health_check_grace_ms; /* after a launch, failed checks replace nothing */
         int64_t chaos_mean_ms;
         int64_t chaos_min_ms;
+        const char *base;          /* the base new images are baked onto (kiln base) */
+        const char *base_packages; /* comma list: what kiln base build adds to every base */
     } local;
 
     struct {

@@ -22,6 +22,7 @@ struct kiln_paths {
     char *socket;          /* kilnd.sock: kilnd's API */
     char *lock_file;       /* kilnd.lock: one kilnd per state dir */
     char *packages_dir;    /* packages/: the local RPM repo */
+    char *bases_dir;       /* bases/: base root filesystems (include/kiln/bases.h) */
     char *images_dir;      /* images/ */
     char *instances_dir;   /* instances/ */
     char *nginx_dir;       /* nginx/: the balancer's private prefix */

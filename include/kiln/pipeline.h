@@ -25,6 +25,7 @@ struct kiln_job;
  *   resize   group, min, max, desired
  *   enable / disable / destroy   group
  *   terminate instance, decrement
+ *   base-build base (a name), packages (an array): runs on this machine, with no provider
  */
 
 /* Starts a job of `kind` on ctx->engine (made on first use), journaled under a new

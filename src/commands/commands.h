@@ -15,6 +15,7 @@ extern const struct kiln_cmd kiln_cmd_apps;
 extern const struct kiln_cmd kiln_cmd_status;
 extern const struct kiln_cmd kiln_cmd_build;
 extern const struct kiln_cmd kiln_cmd_bake;
+extern const struct kiln_cmd kiln_cmd_base;
 extern const struct kiln_cmd kiln_cmd_deploy;
 extern const struct kiln_cmd kiln_cmd_rollback;
 extern const struct kiln_cmd kiln_cmd_promote;

@@ -16,3 +16,4 @@ libkiln_a_SOURCES += \
 	src/commands/chaos_run.c \
 	src/commands/completion.c \
 	src/commands/protect.c
+libkiln_a_SOURCES += src/commands/base_cmd.c

@@ -11,6 +11,7 @@ const struct kiln_cmd *const kiln_commands[] = {
     &kiln_cmd_status,
     &kiln_cmd_build,
     &kiln_cmd_bake,
+    &kiln_cmd_base,
     &kiln_cmd_deploy,
     &kiln_cmd_rollback,
     &kiln_cmd_promote,

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kiln/bases.h"
 #include "kiln/names.h"
 #include "kiln/paths.h"
 #include "kiln/strbuf.h"
@@ -82,6 +83,8 @@ static bool check_abs_path(const char *v, char *why);
 static bool check_ami(const char *v, char *why);
 static bool check_instance_type(const char *v, char *why);
 static bool check_arn(const char *v, char *why);
+static bool check_base_name(const char *v, char *why);
+static bool check_package_list(const char *v, char *why);
 
 #define AT(member) offsetof(struct kiln_config, member)
 #define BOOL(sec, key, member, d)                                                                  \
@@ -132,6 +135,8 @@ static const struct key_spec keys[] = {
              30 * MS_PER_S),
     DURATION("local", "chaos_mean", local.chaos_mean_ms, MS_PER_S, 7 * MS_PER_DAY, 30 * MS_PER_S),
     DURATION("local", "chaos_min", local.chaos_min_ms, 0, 7 * MS_PER_DAY, 10 * MS_PER_S),
+    STRING("local", "base", local.base, KILN_BASE_DEFAULT_NAME, check_base_name),
+    STRING("local", "base_packages", local.base_packages, "", check_package_list),
 
     STRING("aws", "region", aws.region, "", check_region),
     STRING("aws", "profile", aws.profile, "", check_word),
@@ -287,6 +292,29 @@ static bool check_arn(const char *v, char *why)
     snprintf(why, WHY_SIZE,
              "expected the ARN of a certificate, such as "
              "arn:aws:acm:us-east-1:123456789012:certificate/...");
+    return false;
+}
+
+static bool check_base_name(const char *v, char *why)
+{
+    struct kiln_err e;
+    if (kiln_base_name_validate(v, &e) == 0)
+        return true;
+    snprintf(why, WHY_SIZE, "%s", e.msg);
+    return false;
+}
+
+/* "python3-flask, gunicorn": Debian package names separated by commas. */
+static bool check_package_list(const char *v, char *why)
+{
+    struct kiln_err e;
+    char **list = NULL;
+    size_t n = 0;
+    int rc = kiln_base_packages_parse(v, &list, &n, &e);
+    kiln_base_strv_free(list, n);
+    if (rc == 0)
+        return true;
+    snprintf(why, WHY_SIZE, "%s", e.msg);
     return false;
 }
 

@@ -17,3 +17,4 @@ libkiln_a_SOURCES += \
 # The unit tests of core's shared helpers, kept with them.
 check_PROGRAMS += tests/unit/test_chaos_gap
 TESTS += tests/unit/test_chaos_gap
+libkiln_a_SOURCES += src/core/bases.c src/core/bases_store.c

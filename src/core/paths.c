@@ -143,6 +143,7 @@ int kiln_paths_resolve(struct kiln_paths *paths, const char *home_opt, const cha
     paths->socket = join(paths->home, "kilnd.sock");
     paths->lock_file = join(paths->home, "kilnd.lock");
     paths->packages_dir = join(paths->home, "packages");
+    paths->bases_dir = join(paths->home, "bases");
     paths->images_dir = join(paths->home, "images");
     paths->instances_dir = join(paths->home, "instances");
     paths->nginx_dir = join(paths->home, "nginx");
@@ -163,7 +164,7 @@ void kiln_paths_free(struct kiln_paths *paths)
                     &paths->socket,         &paths->lock_file,     &paths->packages_dir,
                     &paths->images_dir,     &paths->instances_dir, &paths->nginx_dir,
                     &paths->journal_dir,    &paths->history,       &paths->events_log,
-                    &paths->console_history};
+                    &paths->console_history, &paths->bases_dir};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         free(*all[i]);
         *all[i] = NULL;

@@ -10,3 +10,4 @@ libkiln_a_SOURCES += \
 	src/pipeline/groupops.c \
 	src/pipeline/takeover.c \
 	src/pipeline/try.c
+libkiln_a_SOURCES += src/pipeline/base_build.c

@@ -43,7 +43,14 @@ static const struct {
     {"destroy", pipe_group_op, NULL},
     {"terminate", pipe_group_op, NULL},
     {"try", pipe_try, NULL},
+    {"base-build", pipe_base_build, NULL},
 };
+
+/* Kinds that run on this machine alone: they open no provider (no kilnd, no AWS). */
+static bool kind_is_local(const char *kind)
+{
+    return strcmp(kind, "base-build") == 0;
+}
 
 static int kind_index(const char *kind)
 {
@@ -359,11 +366,14 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
 
     int rc = -1;
     /* Who runs the job now, so another kiln can tell it from an interrupted one. */
-    if (kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()), err) ==
-        0)
-        pp->prov = kiln_provider_open(pp->ctx, err);
     int k = kind_index(pp->kind);
-    if (pp->prov != NULL) {
+    bool owned =
+        kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()), err) ==
+        0;
+    bool local = kind_is_local(pp->kind);
+    if (owned && !local)
+        pp->prov = kiln_provider_open(pp->ctx, err);
+    if (owned && (pp->prov != NULL || local)) {
         if (pp->mode == PIPE_ABORT) {
             rc = kinds[k].abort ? kinds[k].abort(pp, err)
                                 : kiln_err_set(err, KILN_E_INVALID,
@@ -486,7 +496,10 @@ static const char *target_of(const char *kind, const cJSON *args, char *buf, siz
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(args, "to");
     const cJSON *group = cJSON_GetObjectItemCaseSensitive(args, "group");
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(args, "instance");
-    if (cJSON_IsString(group))
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(args, "base");
+    if (cJSON_IsString(base))
+        snprintf(buf, n, "%s", base->valuestring);
+    else if (cJSON_IsString(group))
         snprintf(buf, n, "%s", group->valuestring);
     else if (cJSON_IsString(inst))
         snprintf(buf, n, "%s", inst->valuestring);

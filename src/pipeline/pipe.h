@@ -59,6 +59,7 @@ int pipe_rollback_abort(struct pipe *pp, struct kiln_err *err);
 int pipe_promote(struct pipe *pp, struct kiln_err *err);
 int pipe_group_op(struct pipe *pp, struct kiln_err *err);
 int pipe_try(struct pipe *pp, struct kiln_err *err);
+int pipe_base_build(struct pipe *pp, struct kiln_err *err);
 
 /* After a step failed once the job's group may take traffic: runs undo at once (the
  * cluster goes back as it was, rather than a job that says failed and cannot be
