@@ -68,3 +68,10 @@ check-threads: $(THREAD_TESTS)
 check-unit: $(UNIT_TESTS) $(AWS_UNIT_TESTS)
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(UNIT_TESTS) $(AWS_UNIT_TESTS)"
 .PHONY: check-unit
+
+# Base images (include/kiln/bases.h): the unit test, and the end-to-end test that builds
+# one real base with mmdebstrap (about 30 s, once per run; it skips without mmdebstrap,
+# the Debian archive or root).
+check_PROGRAMS += tests/unit/test_bases
+TESTS += tests/unit/test_bases tests/e2e/bases.sh
+EXTRA_DIST += tests/e2e/bases.sh

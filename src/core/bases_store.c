@@ -1064,6 +1064,9 @@ int kiln_base_build(const struct kiln_base_make_opts *o, struct kiln_base *out, 
                           "--format=directory",
                           include.buf,
                           "--dpkgopt=force-unsafe-io",
+                          /* The staging dir is root's alone (0700): apt's _apt user could
+                           * not write there, so say the download runs as root. */
+                          "--aptopt=APT::Sandbox::User \"root\"",
                           "--dpkgopt=path-exclude=/usr/share/man/*",
                           "--dpkgopt=path-exclude=/usr/share/info/*",
                           "--dpkgopt=path-exclude=/usr/share/doc/*",
