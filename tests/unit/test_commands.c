@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* The commands that only read (cloud and chaos check their mutating sub-commands
- * themselves: `cloud stop`, `chaos --enable`). */
+/* The commands that only read (cloud, chaos and base check their mutating sub-commands
+ * themselves: `cloud stop`, `chaos --enable`, `base build`). */
 static const char *const read_only_ok[] = {
     "apps",
     "status",
@@ -24,6 +24,7 @@ static const char *const read_only_ok[] = {
     "help",
     "version",
     "chaos",
+    "base",
     /* They print a script, and read state files for its candidates. */
     "completion",
     "__complete",
