@@ -14,7 +14,7 @@ command -v mmdebstrap >/dev/null || { echo "bench_base: mmdebstrap is not instal
 [ -x "$KILN" ] || { echo "bench_base: no kiln binary at $KILN (build first)"; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-base.XXXXXX")
-export KILN_HOME="$TMP/state" KILN_CONFIG=/dev/null
+export KILN_HOME="$TMP/state" KILN_CONFIG="$TMP/no-config" # none: the defaults
 cleanup() { chattr -i "$KILN_HOME"/bases/*-* 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 

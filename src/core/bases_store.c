@@ -1058,22 +1058,14 @@ int kiln_base_build(const struct kiln_base_make_opts *o, struct kiln_base *out, 
     for (size_t i = 0; i < o->n_packages; i++)
         strv_push_keep(&b.requested, &b.n_requested, xstrdup(o->packages[i]));
 
-    const char *argv[] = {"mmdebstrap",
-                          "--mode=root",
-                          "--variant=" VARIANT,
-                          "--format=directory",
-                          include.buf,
-                          "--dpkgopt=force-unsafe-io",
-                          /* The staging dir is root's alone (0700): apt's _apt user could
-                           * not write there, so say the download runs as root. */
-                          "--aptopt=APT::Sandbox::User \"root\"",
-                          "--dpkgopt=path-exclude=/usr/share/man/*",
-                          "--dpkgopt=path-exclude=/usr/share/info/*",
-                          "--dpkgopt=path-exclude=/usr/share/doc/*",
-                          "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-                          KILN_BASE_SUITE,
-                          root,
-                          NULL};
+    const char *argv[] = {
+        "mmdebstrap", "--mode=root", "--variant=" VARIANT, "--format=directory", include.buf,
+        "--dpkgopt=force-unsafe-io",
+        /* The staging dir is root's alone (0700): apt's _apt user could
+         * not write there, so say the download runs as root. */
+        "--aptopt=APT::Sandbox::User \"root\"", "--dpkgopt=path-exclude=/usr/share/man/*",
+        "--dpkgopt=path-exclude=/usr/share/info/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright", KILN_BASE_SUITE, root, NULL};
     char *cmd = kiln_spawn_describe(argv);
     say(&j, "$ %s", cmd);
     free(cmd);

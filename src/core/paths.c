@@ -160,11 +160,20 @@ fail:
 
 void kiln_paths_free(struct kiln_paths *paths)
 {
-    char **all[] = {&paths->home,           &paths->config_file,   &paths->cloud_json,
-                    &paths->socket,         &paths->lock_file,     &paths->packages_dir,
-                    &paths->images_dir,     &paths->instances_dir, &paths->nginx_dir,
-                    &paths->journal_dir,    &paths->history,       &paths->events_log,
-                    &paths->console_history, &paths->bases_dir};
+    char **all[] = {&paths->home,
+                    &paths->config_file,
+                    &paths->cloud_json,
+                    &paths->socket,
+                    &paths->lock_file,
+                    &paths->packages_dir,
+                    &paths->images_dir,
+                    &paths->instances_dir,
+                    &paths->nginx_dir,
+                    &paths->journal_dir,
+                    &paths->history,
+                    &paths->events_log,
+                    &paths->console_history,
+                    &paths->bases_dir};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         free(*all[i]);
         *all[i] = NULL;

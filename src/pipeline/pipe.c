@@ -367,9 +367,8 @@ static int job_main(struct kiln_job *job, void *arg, struct kiln_err *err)
     int rc = -1;
     /* Who runs the job now, so another kiln can tell it from an interrupted one. */
     int k = kind_index(pp->kind);
-    bool owned =
-        kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()), err) ==
-        0;
+    bool owned = kiln_journal_set_owner(pp->journal, (int)getpid(), kiln_proc_start_ticks(getpid()),
+                                        err) == 0;
     bool local = kind_is_local(pp->kind);
     if (owned && !local)
         pp->prov = kiln_provider_open(pp->ctx, err);

@@ -156,7 +156,7 @@ is "$?" 2 "failed imports leave no staging dir behind"
 
 # ---- not root ----
 if command -v setpriv >/dev/null; then
-    run env KILN_CONFIG=/dev/null setpriv --reuid=65534 --regid=65534 --clear-groups "$KILN" base build x
+    run env KILN_CONFIG=/nonexistent/kiln-config setpriv --reuid=65534 --regid=65534 --clear-groups "$KILN" base build x
     is "$RC" 1 "a user who is not root cannot build"
     like "$ERR" "kiln base build needs root" "and is told so in one sentence"
 fi
