@@ -72,6 +72,7 @@ struct cloud_balancer {
     char *live_key;     /* the routing part of the config nginx serves; NULL = unknown */
     char token[20];     /* tells our nginx's generation answers from anyone else's */
     char *prefix, *conf, *conf_new, *pid_file, *master_file, *error_log, *stderr_log, *temp_dir;
+    char *marker_sock; /* where nginx answers /__kiln/generation (unix socket) */
 };
 
 /* ---- small helpers ---- */
@@ -399,20 +400,31 @@ static void render_default(struct cloud *c, struct cloud_balancer *b, uint64_t g
     int port = c->config.local.lb_port;
     kiln_strbuf_appendf(
         sb,
-        "    # unknown Host; the generation marker kilnd polls after a reload\n"
+        "    # unknown Host\n"
         "    server {\n"
         "        listen 127.0.0.1:%d default_server;\n"
         "        server_name _;\n"
-        "        location = /__kiln/generation {\n"
-        "            add_header X-Kiln-Balancer %s always;\n"
-        "            return 200 \"%" PRIu64 "\\n\";\n"
-        "        }\n"
         "        location / {\n"
         "            return 404 \"unknown app: use http://APP.ENV.localhost:%d/\\n\";\n"
         "        }\n"
-        "    }\n"
-        "}\n",
-        port, b->token, gen, port);
+        "    }\n",
+        port, port);
+    /* The generation marker kilnd polls after a reload, on a socket in the 0700 state
+     * dir: on the TCP port any local user could read the token, which tells this
+     * kilnd's nginx from another one. */
+    kiln_strbuf_append(sb, "    server {\n        listen ");
+    char *listen = xasprintf("unix:%s", b->marker_sock);
+    append_quoted(sb, listen);
+    free(listen);
+    kiln_strbuf_appendf(sb,
+                        ";\n"
+                        "        location = /__kiln/generation {\n"
+                        "            add_header X-Kiln-Balancer %s always;\n"
+                        "            return 200 \"%" PRIu64 "\\n\";\n"
+                        "        }\n"
+                        "    }\n"
+                        "}\n",
+                        b->token, gen);
 }
 
 /* ---- nginx, the process ---- */
@@ -756,12 +768,13 @@ static int confirm_live(struct cloud *c, struct cloud_balancer *b, uint64_t gen,
 {
     int port = c->config.local.lb_port;
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/__kiln/generation", port);
+    snprintf(url, sizeof url, "http://localhost/__kiln/generation");
     CURL *h = curl_easy_init();
     if (h == NULL)
         kiln_oom(0);
     struct answer a;
     curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, b->marker_sock);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 500L);
@@ -899,6 +912,9 @@ static int apply(struct cloud *c, struct cloud_balancer *b, const char *conf, co
         n_old = 0;
         nginx_alive(b, why, sizeof why); /* reap it if the SIGHUP found it dead */
         kind = SWITCH_START;
+        /* A socket left by an nginx that was killed would make the new one fail to
+         * listen on it. */
+        unlink(b->marker_sock);
         if (spawn_nginx(c, b, err) < 0)
             return -1;
     }
@@ -1039,6 +1055,7 @@ static struct cloud_balancer *balancer_new(struct cloud *c)
     b->error_log = xasprintf("%s/logs/error.log", c->paths.nginx_dir);
     b->stderr_log = xasprintf("%s/logs/stderr.log", c->paths.nginx_dir);
     b->temp_dir = xasprintf("%s/temp", c->paths.nginx_dir);
+    b->marker_sock = xasprintf("%s/lb.sock", c->paths.home);
     b->retry_ms = RETRY_MIN_MS;
     random_token(b->token);
     return b;
@@ -1057,6 +1074,7 @@ static void balancer_free(struct cloud_balancer *b)
     free(b->error_log);
     free(b->stderr_log);
     free(b->temp_dir);
+    free(b->marker_sock);
     free(b);
 }
 

@@ -18,6 +18,50 @@ static struct cloud cl;
 static struct kiln_paths paths;
 static int lb_port;
 
+static size_t token_header(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    if (size * nmemb > 16 && strncasecmp(data, "X-Kiln-Balancer:", 16) == 0)
+        *(bool *)ctx = true;
+    return size * nmemb;
+}
+
+/* GET /__kiln/generation where kilnd reads it: nginx's socket in the state dir (or, with
+ * port > 0, on the TCP port, where it must not be). *token: whether X-Kiln-Balancer came. */
+static struct ct_answer marker_get_at(int port, bool *token)
+{
+    struct ct_answer a = {0};
+    bool seen = false;
+    CURL *h = curl_easy_init();
+    char url[128], *sock = xasprintf("%s/lb.sock", paths.home);
+    if (port > 0) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/__kiln/generation", port);
+    } else {
+        snprintf(url, sizeof url, "http://localhost/__kiln/generation");
+        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ct_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, token_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &seen);
+    a.cc = curl_easy_perform(h);
+    if (a.cc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.status);
+    curl_easy_cleanup(h);
+    free(sock);
+    if (token != NULL)
+        *token = seen;
+    return a;
+}
+
+static struct ct_answer marker_get(bool *token)
+{
+    return marker_get_at(0, token);
+}
+
 static pid_t nginx_master(void)
 {
     char *path = xasprintf("%s/nginx.pid", paths.nginx_dir), *text = NULL;
@@ -208,7 +252,7 @@ int main(int argc, char **argv)
     is_str(r.body, want404, "with a sentence saying how to reach an app");
     /* The first pass (at start) may already have had this routing: then the request
      * was live without a reload and nginx still shows the start's generation. */
-    r = ct_get(NULL, lb_port, NULL, "/__kiln/generation");
+    r = marker_get(NULL);
     pthread_mutex_lock(&cl.mu);
     unsigned long long applied = cl.lb_applied;
     pthread_mutex_unlock(&cl.mu);
@@ -218,8 +262,19 @@ int main(int argc, char **argv)
        "/__kiln/generation answers a generation (%.*s) up to the applied one (%llu)",
        (int)strcspn(gen, "\n"), gen, applied);
 
+    bool token = false;
+    marker_get(&token);
+    ok(token, "the marker on the state dir's socket carries kilnd's token");
+    r = marker_get_at(lb_port, &token);
+    ok(r.status == 404 && !token,
+       "on the TCP port /__kiln/generation is an unknown app (%ld), without the token: any "
+       "local user can reach that port",
+       r.status);
     struct stat st;
-    char *p = xasprintf("%s/nginx.conf", paths.nginx_dir);
+    char *p = xasprintf("%s/lb.sock", paths.home);
+    ok(stat(p, &st) == 0 && S_ISSOCK(st.st_mode), "the marker's socket is in the 0700 state dir");
+    free(p);
+    p = xasprintf("%s/nginx.conf", paths.nginx_dir);
     ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600, "nginx.conf is there, mode 0600");
     free(p);
     p = xasprintf("%s/temp/proxy", paths.nginx_dir);
@@ -229,7 +284,7 @@ int main(int argc, char **argv)
     /* ---- nothing changed: no reload ---- */
     pid_t master = nginx_master();
     is_int(switch_routing(&cl, &took, &err), 0, "a request without a change succeeds");
-    r = ct_get(NULL, lb_port, NULL, "/__kiln/generation");
+    r = marker_get(NULL);
     is_str(r.body, gen, "and does not reload nginx (same generation)");
     diag("no-change request answered in %lld us", (long long)took);
 
@@ -243,7 +298,7 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&cl.mu);
     snprintf(gen, sizeof gen, "%llu\n", (unsigned long long)cl.lb_applied);
     pthread_mutex_unlock(&cl.mu);
-    is_str(ct_get(NULL, lb_port, NULL, "/__kiln/generation").body, gen,
+    is_str(marker_get(NULL).body, gen,
            "after a real change nginx serves the applied request's generation");
     ok(ct_event_seen(&cl, &seq, "i-00000000000000bb is out-of-service", NULL),
        "an lb event says b left");
