@@ -39,6 +39,26 @@ static bool job_cancelled(void *ctx)
     return kiln_job_cancelled(pp->job);
 }
 
+/* The build number in an NVR: name-version-release.arch, the release after the last
+ * dash, either the number itself (%{app_release}) or ending in .kN (a spec's
+ * 1%{?dist}, which kiln defines as .kN). */
+static long build_number(const char *nvr)
+{
+    const char *dash = strrchr(nvr, '-');
+    if (dash == NULL)
+        return 0;
+    const char *rel = dash + 1;
+    const char *end = strrchr(rel, '.'); /* the arch */
+    size_t len = end ? (size_t)(end - rel) : strlen(rel);
+    for (size_t i = len; i >= 2; i--) {
+        if (rel[i - 2] == '.' && rel[i - 1] == 'k')
+            return strtol(rel + i, NULL, 10);
+        if (rel[i - 1] < '0' || rel[i - 1] > '9')
+            break;
+    }
+    return strtol(rel, NULL, 10);
+}
+
 /* The highest release of app's packages in the repo. */
 static int repo_release(struct pipe *pp, const char *app, long *best, struct kiln_err *err)
 {
@@ -51,9 +71,7 @@ static int repo_release(struct pipe *pp, const char *app, long *best, struct kil
         const char *nvr = snap->packages[i]->nvr;
         if (strncmp(nvr, app, alen) != 0 || nvr[alen] != '-')
             continue;
-        /* name-version-release.arch: the release sits after the last dash. */
-        const char *dash = strrchr(nvr, '-');
-        long r = dash ? strtol(dash + 1, NULL, 10) : 0;
+        long r = build_number(nvr);
         if (r > *best)
             *best = r;
     }

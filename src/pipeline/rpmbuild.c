@@ -36,6 +36,18 @@ static const char *const topdir_subdirs[] = {"BUILD", "BUILDROOT", "RPMS", "SOUR
 /* Querying the built package is quick; this only guards against a wedged rpm. */
 #define QUERY_TIMEOUT_MS 60000
 
+/* Whether a built Release is this build's: %{app_release} itself, or anything that
+ * ends in the %{?dist} kiln defines for the build (".k" and the build's number), as
+ * specs written the Fedora way do ("Release: 1%{?dist}" builds as 1.k7). */
+static bool release_is_ours(const char *built, const char *release)
+{
+    if (strcmp(built, release) == 0)
+        return true;
+    size_t bl = strlen(built), rl = strlen(release);
+    return bl > rl + 2 && strcmp(built + bl - rl, release) == 0 &&
+           strncmp(built + bl - rl - 2, ".k", 2) == 0;
+}
+
 /* rpm's version and release: no dash (it separates them in an NVR). */
 /* Whether prog is an executable file in one of $PATH's directories. */
 static bool program_in_path(const char *prog)
@@ -291,10 +303,11 @@ static int pick_package(const struct rpm_list *l, const char *app, const char *v
                          app, f[1], version);
             goto out;
         }
-        if (release != NULL && strcmp(f[2], release) != 0) {
+        if (release != NULL && !release_is_ours(f[2], release)) {
             kiln_err_set(err, KILN_E_FAILED,
                          "the spec built %s release %s, not the %s asked for: its Release must "
-                         "be %%{app_release}, or two builds would share one name-version-release",
+                         "be %%{app_release}, or end in %%{?dist} (as in 1%%{?dist}), or two "
+                         "builds would share one name-version-release",
                          app, f[2], release);
             goto out;
         }
@@ -359,7 +372,7 @@ int kiln_rpmbuild(const struct kiln_rpmbuild_opts *o, char *rpm_path_out, size_t
     struct kiln_manifest m = {0};
     struct kiln_strbuf msg = KILN_STRBUF_INIT;
     char *app_dir = NULL, *sources = NULL, *work = NULL, *spec = NULL, *manifest = NULL;
-    char *defs[5] = {0};
+    char *defs[6] = {0};
     const char **argv = NULL;
     int rc = -1;
 
@@ -425,6 +438,10 @@ int kiln_rpmbuild(const struct kiln_rpmbuild_opts *o, char *rpm_path_out, size_t
     if (o->release != NULL) {
         argv[k++] = "--define";
         argv[k++] = defs[d++] = xasprintf("app_release %s", o->release);
+        /* Specs that follow the Fedora/RHEL convention (Release: 1%{?dist}) get a
+         * distinct release per build too. */
+        argv[k++] = "--define";
+        argv[k++] = defs[d++] = xasprintf("dist .k%s", o->release);
     }
     for (size_t i = 0; i < nwith; i++) {
         argv[k++] = "--with";

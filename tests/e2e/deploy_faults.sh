@@ -190,4 +190,18 @@ is "$r1:$r2" "0:0" "two builds of one app at once both succeed"
 ok "$([ -s "$T_TMP/b1.out" ] && [ "$(cat "$T_TMP/b1.out")" != "$(cat "$T_TMP/b2.out")" ]; echo $?)" \
     "with distinct releases ($(cat "$T_TMP/b1.out") and $(cat "$T_TMP/b2.out"))"
 
+# ---- a spec written the usual way: Release: 1%{?dist} ----
+mkdir -p "$T_TMP/dist"
+cp -r "$SRC"/. "$T_TMP/dist/"
+sed -i 's/^Release: *%{app_release}/Release: 1%{?dist}/' "$T_TMP/dist/hello-world.spec"
+grep -q '^Release: 1%{?dist}' "$T_TMP/dist/hello-world.spec" || diag "the example's Release line moved"
+run "$KILN" build hello-world --source "$T_TMP/dist"
+is "$RC" 0 "a spec with Release: 1%{?dist} builds"
+d1=$OUT
+run "$KILN" build hello-world --source "$T_TMP/dist"
+is "$RC" 0 "and builds again"
+like "$d1 $OUT" "^hello-world-1.0.0-1\.k[0-9]+\.[a-z0-9_]+ hello-world-1.0.0-1\.k[0-9]+\." \
+    "as 1.kN, kiln's dist ($d1, $OUT)"
+ok "$([ "$d1" != "$OUT" ]; echo $?)" "each build its own release"
+
 done_testing

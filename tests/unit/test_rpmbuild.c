@@ -208,6 +208,14 @@ static void test_broken(void)
     diag("%s", err.msg);
     is_int(count_rpms(work), 0, "  and its RPM is not left behind");
 
+    /* A spec written the Fedora way, Release: 1%{?dist}: kiln's dist makes it distinct. */
+    snprintf(src, sizeof src, "%s/dist-release", tmp);
+    snprintf(work, sizeof work, "%s/work-dist", tmp);
+    copy_example(src, "hello-world.spec", "%{app_release}\nSummary", "1%{?dist}\nSummary");
+    rc = build(src, work, NULL, "7", &l, rpm, nvr, &err);
+    is_int(rc, 0, "a spec with Release: 1%%{?dist} builds (%s)", rc ? err.msg : "");
+    ok(strstr(nvr, "-1.k7.") != NULL, "  as release 1.k7 of build 7 (%s)", nvr);
+
     /* The manifest names another app than the spec builds. */
     snprintf(src, sizeof src, "%s/other-name", tmp);
     snprintf(work, sizeof work, "%s/work-name", tmp);
