@@ -161,6 +161,7 @@ like "$OUT" "previous generation" "starts from the previous generation"
 is "$(running_pids)" "$before" "the running instances are re-adopted (same pids)"
 run "$KILN" deploy hello-world --env test --package hello-world-1.0.0-1.x86_64 --desired 1 --min 1 --max 1
 is "$RC" 0 "and a later deploy of a known package works"
+[ "$RC" -eq 0 ] || diag "$ERR"
 
 # Without a previous generation: rebuilt from disk, the orphans stopped.
 orphans=$(running_pids | tr -d '[],')
