@@ -101,12 +101,28 @@ struct cloud_instance {
     unsigned seen; /* runtime: reconciler.c's notes (CLOUD_SEEN_*), so it reports once */
 };
 
+struct cJSON;
+
+#define CLOUD_IMAGE_FILES  "files" /* the package's files alone (no base) */
+#define CLOUD_IMAGE_ROOT   "root"  /* a whole root: the base, with the package installed */
+#define CLOUD_BASE_ID_MAX  64      /* KILN_BASE_ID_MAX */
+#define CLOUD_SERVICES_MAX 512
+
 struct cloud_image {
-    char id[CLOUD_ID_MAX]; /* img-<12 hex of the content digest> */
+    char id[CLOUD_ID_MAX]; /* img-<12 hex of the digest: content (files), inputs (root)> */
     char package[CLOUD_NVR_MAX];
     char app[KILN_APP_SIZE];
     int64_t created_us;
+    char kind[8];                      /* CLOUD_IMAGE_FILES or CLOUD_IMAGE_ROOT */
+    char base[CLOUD_BASE_ID_MAX];      /* root: the base's id (its tree is the lower layer) */
+    char services[CLOUD_SERVICES_MAX]; /* root: systemd units the bake enabled, space-separated */
 };
+
+/* Whether an image is a whole root (runs chrooted) rather than the package's files. */
+bool cloud_image_is_root(const struct cloud_image *im);
+/* Fills kind, base and services from an image record (images/<id>.json, parsed); an old
+ * record without them is a "files" image. */
+void cloud_image_from_record(const struct cJSON *o, struct cloud_image *im);
 
 struct cloud_package {
     char nvr[CLOUD_NVR_MAX]; /* hello-world-1.0.0-3.x86_64 */

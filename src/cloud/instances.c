@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -276,12 +277,17 @@ struct launch {
     char image[CLOUD_ID_MAX];
     int port;
     char *start[CLOUD_START_ARGS_MAX + 1];
+    /* A root image: the process runs chrooted into an overlay of image and base (lower
+     * layers, in this order, lowerdir syntax) under a per-instance upper layer. NULL for
+     * a files image. */
+    char *lower;
 };
 
 static void launch_free(struct launch *l)
 {
     for (int i = 0; l->start[i] != NULL; i++)
         free(l->start[i]);
+    free(l->lower);
 }
 
 static bool port_taken(struct cloud *c, int port)
@@ -423,8 +429,55 @@ struct ns_start {
     const char *prog, *root;
     char **argv, **envp;
     int out_fd, err_fd, null_fd;
-    int report_fd; /* write end of a close-on-exec pipe: errno of a failed execve */
+    int report_fd; /* write end of a close-on-exec pipe: a struct ns_report on failure */
+    /* A root image (CLONE_NEWNS): overlay options, and where to mount it, /proc and /dev;
+     * NULL for a files image. */
+    const char *overlay_opts, *merged, *proc_dir, *dev_dir;
 };
+
+/* What went wrong in the namespace's init before the app ran. */
+enum ns_stage { NS_SETUP, NS_EXEC, NS_PRIVATE, NS_OVERLAY, NS_PROC, NS_DEV, NS_CHROOT };
+struct ns_report {
+    int stage; /* enum ns_stage */
+    int err;   /* errno */
+};
+
+static const char *const ns_stage_what[] = {
+    [NS_SETUP] = "setting up its stdio",
+    [NS_EXEC] = "executing it",
+    [NS_PRIVATE] = "making its mount namespace private",
+    [NS_OVERLAY] = "mounting its root (overlayfs: the image and its base under its own layer)",
+    [NS_PROC] = "mounting /proc in its root",
+    [NS_DEV] = "binding /dev into its root",
+    [NS_CHROOT] = "entering its root (chroot)",
+};
+
+static void ns_fail(int fd, int stage, int e)
+{
+    struct ns_report r = {stage, e};
+    if (write(fd, &r, sizeof r) < 0) {
+        /* kilnd reads EOF and sees the process exit */
+    }
+    _exit(127);
+}
+
+/* A root image's mounts, made inside the instance's own mount namespace: private first,
+ * so nothing propagates back to the host's (a shared / would carry them there); they
+ * vanish with the namespace when its last process exits, kilnd or no kilnd. */
+static void ns_enter_root(const struct ns_start *a)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        ns_fail(a->report_fd, NS_PRIVATE, errno);
+    if (mount("overlay", a->merged, "overlay", 0, a->overlay_opts) < 0)
+        ns_fail(a->report_fd, NS_OVERLAY, errno);
+    /* The namespace's own /proc: the app sees its PID namespace, not the host's. */
+    if (mount("proc", a->proc_dir, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        ns_fail(a->report_fd, NS_PROC, errno);
+    if (mount("/dev", a->dev_dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+        ns_fail(a->report_fd, NS_DEV, errno);
+    if (chroot(a->merged) < 0)
+        ns_fail(a->report_fd, NS_CHROOT, errno);
+}
 
 static void ns_close_from(int lowest)
 {
@@ -454,14 +507,11 @@ static int ns_init(void *arg)
     for (int s = 1; s < NSIG; s++)
         sigaction(s, &dfl, NULL); /* kilnd ignores SIGPIPE and handles SIGTERM */
     setsid();
-    if (chdir(a->root) < 0 || dup2(a->null_fd, STDIN_FILENO) < 0 ||
-        dup2(a->out_fd, STDOUT_FILENO) < 0 || dup2(a->err_fd, STDERR_FILENO) < 0) {
-        int e = errno;
-        if (write(a->report_fd, &e, sizeof e) < 0) {
-            /* kilnd reads EOF and sees the process exit */
-        }
-        _exit(127);
-    }
+    if (a->overlay_opts != NULL)
+        ns_enter_root(a);
+    if (chdir(a->overlay_opts != NULL ? "/" : a->root) < 0 || dup2(a->null_fd, STDIN_FILENO) < 0 ||
+        dup2(a->out_fd, STDOUT_FILENO) < 0 || dup2(a->err_fd, STDERR_FILENO) < 0)
+        ns_fail(a->report_fd, NS_SETUP, errno);
     int report_fd = a->report_fd;
     if (report_fd <= STDERR_FILENO)
         _exit(127);
@@ -477,11 +527,7 @@ static int ns_init(void *arg)
 #endif
         sigprocmask(SIG_SETMASK, &none, NULL);
         execve(a->prog, a->argv, a->envp);
-        int e = errno;
-        if (write(report_fd, &e, sizeof e) < 0) {
-            /* kilnd sees the exit status 127 */
-        }
-        _exit(127);
+        ns_fail(report_fd, NS_EXEC, errno);
     }
     close(report_fd);
     ns_close_from(STDERR_FILENO + 1);
@@ -515,8 +561,12 @@ static int spawn_instance_ns(const struct launch *l, const char *root, int out_f
         return 1;
     }
     const char *inside = l->start[0];
-    char *prog = xasprintf("%s%s%s", root, inside[0] == '/' ? "" : "/", inside);
-    if (access(prog, X_OK) < 0) {
+    bool chrooted = l->lower != NULL;
+    /* In a root image the program is looked up after the chroot, where its links
+     * (/usr/bin/x -> /etc/alternatives/x) resolve as the image means them. */
+    char *prog = chrooted ? xasprintf("%s%s", inside[0] == '/' ? "" : "/", inside)
+                          : xasprintf("%s%s%s", root, inside[0] == '/' ? "" : "/", inside);
+    if (!chrooted && access(prog, X_OK) < 0) {
         int e = errno;
         kiln_err_set(err, e == ENOENT ? KILN_E_NOTFOUND : KILN_E_FAILED,
                      "cannot start %s: %s: %s; image %s has no runnable %s (check the start "
@@ -532,9 +582,16 @@ static int spawn_instance_ns(const struct launch *l, const char *root, int out_f
         argv[argc] = l->start[argc];
     argv[argc] = NULL;
     char *add[3] = {xasprintf("PORT=%d", l->port), xasprintf("KILN_INSTANCE_ID=%s", l->id),
-                    xasprintf("KILN_ROOT=%s", root)};
+                    xasprintf("KILN_ROOT=%s", chrooted ? "/" : root)};
     const char *const env_add[] = {add[0], add[1], add[2], NULL};
     char **envp = kiln_env_overlay(env_add);
+    char *merged = NULL, *opts = NULL, *proc_dir = NULL, *dev_dir = NULL;
+    if (chrooted) {
+        merged = xasprintf("%s/merged", root);
+        opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", l->lower, root, root);
+        proc_dir = xasprintf("%s/proc", merged);
+        dev_dir = xasprintf("%s/dev", merged);
+    }
     int report[2] = {-1, -1};
     int null_fd = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
     int rc = -1;
@@ -551,10 +608,15 @@ static int spawn_instance_ns(const struct launch *l, const char *root, int out_f
                          .out_fd = out_fd,
                          .err_fd = err_fd,
                          .null_fd = null_fd,
-                         .report_fd = report[1]};
+                         .report_fd = report[1],
+                         .overlay_opts = opts,
+                         .merged = merged,
+                         .proc_dir = proc_dir,
+                         .dev_dir = dev_dir};
     size_t stack_size = 256 * 1024;
     char *stack = xmalloc(stack_size);
-    pid_t child = clone(ns_init, stack + stack_size, CLONE_NEWPID | SIGCHLD, &a);
+    pid_t child = clone(ns_init, stack + stack_size,
+                        CLONE_NEWPID | (chrooted ? CLONE_NEWNS : 0) | SIGCHLD, &a);
     int e = errno;
     free(stack); /* the child runs on its own copy: no CLONE_VM */
     close(report[1]);
@@ -569,18 +631,24 @@ static int spawn_instance_ns(const struct launch *l, const char *root, int out_f
         goto out;
     }
     ns_usable = 1;
-    int exec_errno = 0;
+    struct ns_report rep = {0};
     ssize_t n;
-    while ((n = read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR)
+    while ((n = read(report[0], &rep, sizeof rep)) < 0 && errno == EINTR)
         ;
-    if (n == (ssize_t)sizeof exec_errno) {
-        /* The app could not be executed: its init exits at once; reap it. */
+    if (n == (ssize_t)sizeof rep) {
+        /* The app could not be started: its init exits at once; reap it. */
         while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
             ;
-        kiln_err_set(err, KILN_E_FAILED,
-                     "cannot start %s: %s: %s; image %s has no runnable %s (check the start "
-                     "command in the app's kiln.json)",
-                     l->id, prog, strerror(exec_errno), l->image, inside);
+        if (rep.stage == NS_EXEC)
+            kiln_err_set(err, KILN_E_FAILED,
+                         "cannot start %s: %s: %s; image %s has no runnable %s (check the start "
+                         "command in the app's kiln.json)",
+                         l->id, prog, strerror(rep.err), l->image, inside);
+        else
+            kiln_err_set(
+                err, KILN_E_FAILED, "cannot start %s of image %s: %s failed: %s", l->id, l->image,
+                rep.stage >= 0 && rep.stage <= NS_CHROOT ? ns_stage_what[rep.stage] : "its init",
+                strerror(rep.err));
         goto out;
     }
     *pid = child;
@@ -596,6 +664,32 @@ out:
     for (int i = 0; i < 3; i++)
         free(add[i]);
     free(prog);
+    free(merged);
+    free(opts);
+    free(proc_dir);
+    free(dev_dir);
+    return rc;
+}
+
+/* A root image's instance dir: root/upper (what the instance writes; its top dir takes
+ * the image's owner and mode, as it becomes the instance's /), root/work (overlayfs's)
+ * and root/merged (where its init mounts the root, inside its own mount namespace).
+ * Nothing is copied: terminating throws root/ away. */
+static int root_layers(const struct launch *l, const char *image, const char *root,
+                       struct kiln_err *err)
+{
+    struct stat st;
+    if (stat(image, &st) < 0)
+        return kiln_err_sys(err, errno, "cannot start %s: its image %s is missing", l->id, image);
+    char *upper = xasprintf("%s/upper", root), *work = xasprintf("%s/work", root),
+         *merged = xasprintf("%s/merged", root);
+    int rc = 0;
+    if (mkdir(root, 0700) < 0 || mkdir(upper, 0700) < 0 || chmod(upper, st.st_mode & 07777) < 0 ||
+        chown(upper, st.st_uid, st.st_gid) < 0 || mkdir(work, 0700) < 0 || mkdir(merged, 0755) < 0)
+        rc = kiln_err_sys(err, errno, "cannot prepare the root of %s in %s", l->id, root);
+    free(upper);
+    free(work);
+    free(merged);
     return rc;
 }
 
@@ -613,6 +707,26 @@ static int start_process(struct cloud *c, const struct launch *l, pid_t *pid, in
         goto out;
     if (mkdir(dir, 0700) < 0) {
         kiln_err_sys(err, errno, "cannot make the instance directory %s", dir);
+        goto out;
+    }
+    if (l->lower != NULL) {
+        if (root_layers(l, image, root, err) < 0)
+            goto out;
+        if ((out_fd = open_log(dir, "stdout.log", err)) < 0 ||
+            (err_fd = open_log(dir, "stderr.log", err)) < 0)
+            goto out;
+        int ns = spawn_instance_ns(l, root, out_fd, err_fd, pid, err);
+        if (ns == 1)
+            kiln_err_set(err, KILN_E_FAILED,
+                         "cannot start %s: image %s is a whole root, and running one needs root "
+                         "(a mount namespace and overlayfs); run kilnd as root",
+                         l->id, l->image);
+        if (ns != 0)
+            goto out;
+        *in_ns = true;
+        *pidfd = open_pidfd(*pid);
+        *ticks = kiln_proc_start_ticks(*pid);
+        rc = 0;
         goto out;
     }
     /* cp -a keeps modes, links and times; --reflink=auto shares blocks where the file
@@ -681,6 +795,22 @@ int cloud_instance_launch(struct cloud *c, struct cloud_group *g, const char *re
     l.port = port;
     snprintf(l.group, sizeof l.group, "%s", g->name);
     snprintf(l.image, sizeof l.image, "%s", g->image);
+    const struct cloud_image *im = cloud_find_image(c, g->image);
+    if (cloud_image_is_root(im)) {
+        char *base = xasprintf("%s/%s", c->paths.bases_dir, im->base);
+        struct stat st;
+        if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            free(base);
+            return kiln_err_set(err, KILN_E_NOTFOUND,
+                                "cannot launch an instance of %s: image %s was baked on base %s, "
+                                "which is gone (kiln base build or import it again, or bake the "
+                                "package onto the base there is and deploy)",
+                                g->name, g->image, im->base);
+        }
+        /* Upper layers first: the image over its base. */
+        l.lower = xasprintf("%s/%s:%s", c->paths.images_dir, g->image, base);
+        free(base);
+    }
     for (int i = 0; i < CLOUD_START_ARGS_MAX && cl->start[i] != NULL; i++)
         l.start[i] = xstrdup(cl->start[i]);
     do

@@ -153,6 +153,7 @@ static void rebuild_images(struct cloud *c)
                 strlen(app->valuestring) < sizeof im->app)
                 memcpy(im->app, app->valuestring, strlen(app->valuestring) + 1);
             im->created_us = kiln_now_us();
+            cloud_image_from_record(o, im);
             cloud_add_image(c, im);
         }
         cJSON_Delete(o);

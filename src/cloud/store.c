@@ -133,6 +133,15 @@ static cJSON *image_to_json(const struct cloud_image *x)
     cJSON_AddStringToObject(o, "package", x->package);
     cJSON_AddStringToObject(o, "app", x->app);
     cJSON_AddNumberToObject(o, "created_us", (double)x->created_us);
+    cJSON_AddStringToObject(o, "kind",
+                            cloud_image_is_root(x) ? CLOUD_IMAGE_ROOT : CLOUD_IMAGE_FILES);
+    cJSON_AddStringToObject(o, "base", x->base);
+    cJSON *sv = cJSON_AddArrayToObject(o, "services");
+    char buf[CLOUD_SERVICES_MAX];
+    snprintf(buf, sizeof buf, "%s", x->services);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save))
+        cJSON_AddItemToArray(sv, cJSON_CreateString(t));
     return o;
 }
 
@@ -405,6 +414,10 @@ static int read_image(struct reader *r, const cJSON *o, struct cloud_image *x)
         return -1;
     if (kiln_image_id_validate(x->id, NULL) < 0)
         return bad(r, "id", "is not an image id");
+    /* kind, base and services came with root images: a state without them is older. */
+    cloud_image_from_record(o, x);
+    if (cloud_image_is_root(x) && x->base[0] == '\0')
+        return bad(r, "base", "is missing for a root image");
     return 0;
 }
 
