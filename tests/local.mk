@@ -73,5 +73,5 @@ check-unit: $(UNIT_TESTS) $(AWS_UNIT_TESTS)
 # one real base with mmdebstrap (about 30 s, once per run; it skips without mmdebstrap,
 # the Debian archive or root).
 check_PROGRAMS += tests/unit/test_bases
-TESTS += tests/unit/test_bases tests/e2e/bases.sh
-EXTRA_DIST += tests/e2e/bases.sh
+TESTS += tests/unit/test_bases tests/e2e/bases.sh tests/e2e/rootbake.sh
+EXTRA_DIST += tests/e2e/bases.sh tests/e2e/rootbake.sh

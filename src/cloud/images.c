@@ -1011,6 +1011,17 @@ static int root_install(struct root_bake *b, struct kiln_err *err)
                            "failing fails the bake; its output is above)",
                            b->nvr, b->base->id);
     int rc = run_rpm(argv, INSTALL_TIMEOUT_MS, &r, what, err);
+    /* rpm only warns when %post, %posttrans or a trigger fails (the package stays
+     * installed, the exit status is 0); a bake fails on any failed scriptlet. */
+    if (rc == 0 && strstr(kiln_strbuf_str(&r.all), " scriptlet failed") != NULL) {
+        struct kiln_strbuf sb = KILN_STRBUF_INIT;
+        kiln_tail_format(&r.tail, &sb, TAIL_BUDGET);
+        rc = kiln_err_set(err, KILN_E_FAILED,
+                          "cannot bake %s: a scriptlet failed while rpm installed it into base "
+                          "%s:%s%s",
+                          b->nvr, b->base->id, sb.len ? " " : "", kiln_strbuf_str(&sb));
+        kiln_strbuf_free(&sb);
+    }
     free(what);
     free(argv);
     kiln_strbuf_free(&r.out);
