@@ -957,9 +957,10 @@ static void root_unmount(struct root_bake *b)
 {
     if (!b->mounted)
         return;
-    if (umount2(b->merged, 0) < 0)
-        umount2(b->merged, MNT_DETACH); /* something still holds it: it goes when let go */
-    b->mounted = false;
+    /* Detached when something still holds it: it goes once let go, and is out of the
+     * tree at once, so removing the stage cannot reach into it. */
+    if (umount2(b->merged, 0) == 0 || umount2(b->merged, MNT_DETACH) == 0)
+        b->mounted = false;
 }
 
 /* Sets up the stage: upper and work dirs, and the base mounted with upper on top. The
@@ -1032,7 +1033,10 @@ static int root_install(struct root_bake *b, struct kiln_err *err)
 static void root_bake_free(struct root_bake *b)
 {
     root_unmount(b);
-    if (b->stage != NULL && b->stage[0] != '\0') {
+    if (b->mounted)
+        say(b->log, "could not unmount %s: the bake's stage %s is left for kilnd's next start",
+            b->merged, b->stage);
+    else if (b->stage != NULL && b->stage[0] != '\0') {
         struct kiln_err e = {0};
         if (kiln_tree_remove(b->stage, &e) < 0)
             say(b->log, "could not clean up the bake's stage: %s", e.msg);
@@ -1115,6 +1119,11 @@ static int bake_on_base(struct cloud *c, const char *nvr, const char *app, const
     }
     enabled_services(&b, &services);
     root_unmount(&b);
+    if (b.mounted) {
+        kiln_err_sys(err, errno, "cannot bake %s: cannot unmount %s", nvr, b.merged);
+        free(final);
+        goto out;
+    }
     if (services.len)
         say(log, "the package enabled: %s", services.buf);
 
@@ -1352,8 +1361,16 @@ int cloud_images_cleanup(struct cloud *c, struct kiln_err *err)
         if (strncmp(de->d_name, BAKE_PREFIX, strlen(BAKE_PREFIX)) != 0)
             continue;
         char *path = xasprintf("%s/%s", c->paths.images_dir, de->d_name);
-        if (kiln_tree_remove(path, err) < 0)
+        /* A bake onto a base that kilnd did not live to finish may still have the base
+         * mounted in its stage: out of the tree first, so removing cannot reach into it. */
+        char *merged = xasprintf("%s/merged", path);
+        if (umount2(merged, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT &&
+            errno != EPERM) {
+            rc = kiln_err_sys(err, errno, "cannot unmount %s", merged);
+        } else if (kiln_tree_remove(path, err) < 0) {
             rc = -1;
+        }
+        free(merged);
         free(path);
     }
     closedir(d);

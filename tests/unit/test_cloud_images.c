@@ -20,6 +20,8 @@
 #include "kiln/timeutil.h"
 #include "tap.h"
 
+#include <cJSON.h>
+
 static char tmp[64];
 static char example[512];
 
@@ -217,6 +219,8 @@ static void test_bake(struct home *h)
     ok(strstr(log, "rpm --root") && strstr(log, "Preparing packages"),
        "  the log has the command and rpm's own lines");
     ok(strstr(log, "baked image img-") != NULL, "  and the result");
+    ok(strstr(log, "no base image: the package is baked alone; kiln base build makes one") != NULL,
+       "  with no base, the log says the package is baked alone");
     diag("bake log:\n%s", log);
     snprintf(id3, sizeof id3, "%s", id);
 
@@ -237,16 +241,17 @@ static void test_bake(struct home *h)
     char *meta_path = xasprintf("%s/%s.json", c->paths.images_dir, id);
     char *meta = NULL;
     ok(kiln_read_file(meta_path, &meta, NULL, 65536, NULL) == 0 && strstr(meta, nvr) &&
-           strstr(meta, "\"app\":\t\"hello-world\""),
-       "  images/%s.json names the package and the app", id);
+           strstr(meta, "\"app\":\t\"hello-world\"") && strstr(meta, "\"kind\":\t\"files\""),
+       "  images/%s.json names the package, the app and its kind (files)", id);
     free(meta);
     free(meta_path);
     is_int(hidden_entries(c), 0, "  no temporary root left");
 
     pthread_mutex_lock(&c->mu);
     struct cloud_image *im = cloud_find_image(c, id);
-    ok(im && strcmp(im->package, nvr) == 0 && strcmp(im->app, "hello-world") == 0 && c->dirty,
-       "  recorded with its package and app");
+    ok(im && strcmp(im->package, nvr) == 0 && strcmp(im->app, "hello-world") == 0 &&
+           !cloud_image_is_root(im) && im->base[0] == '\0' && c->dirty,
+       "  recorded with its package and app, a files image without a base");
     pthread_mutex_unlock(&c->mu);
 
     char id2[CLOUD_ID_MAX];
@@ -538,8 +543,35 @@ static void test_cleanup(struct home *h)
     free(parent);
 }
 
+/* What an image record says of its kind, base and services, and what an older record
+ * without them means. */
+static void test_records(void)
+{
+    struct cloud_image im = {0};
+    cJSON *o = cJSON_Parse("{\"kind\": \"root\", \"base\": \"debian-bookworm-0123456789ab\", "
+                           "\"services\": [\"app.service\", \"app-worker.service\"]}");
+    cloud_image_from_record(o, &im);
+    ok(cloud_image_is_root(&im) && strcmp(im.base, "debian-bookworm-0123456789ab") == 0 &&
+           strcmp(im.services, "app.service app-worker.service") == 0,
+       "a root image's record gives its kind, base and services");
+    cJSON_Delete(o);
+    memset(&im, 0, sizeof im);
+    o = cJSON_Parse("{\"kind\": \"root\", \"base\": \"../../etc\", \"services\": [\"a b\"]}");
+    cloud_image_from_record(o, &im);
+    ok(cloud_image_is_root(&im) && im.base[0] == '\0' && im.services[0] == '\0',
+       "  a base that is no base id, and a unit with a space, are not taken");
+    cJSON_Delete(o);
+    memset(&im, 0, sizeof im);
+    o = cJSON_Parse("{\"package\": \"x-1-1.noarch\"}");
+    cloud_image_from_record(o, &im);
+    ok(!cloud_image_is_root(&im) && strcmp(im.kind, CLOUD_IMAGE_FILES) == 0 && im.base[0] == '\0',
+       "  a record from before bases is a files image");
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
+    test_records();
     const char *srcdir = getenv("KILN_SRCDIR");
     snprintf(example, sizeof example, "%s/examples/hello-world", srcdir && *srcdir ? srcdir : ".");
     snprintf(tmp, sizeof tmp, "/tmp/kiln-test-images-XXXXXX");
