@@ -224,8 +224,17 @@ kpid=$(python3 "$KILN_TESTLIB/kilnd_api.py" "$KILN_HOME/kilnd.sock" hello | json
 kill -9 "$kpid"
 wait_for 5 sh -c "! kill -0 $kpid 2>/dev/null"
 is "$(mounts)" 0 "with kilnd killed, no mount is left on the host"
+# What a kilnd killed in the middle of a bake leaves: its stage, with the base mounted.
+ST="$IMAGES/.bake-killed"
+mkdir -p "$ST/upper" "$ST/work" "$ST/merged"
+mount -t overlay overlay -o "lowerdir=$KILN_HOME/bases/$BASE,upperdir=$ST/upper,workdir=$ST/work" "$ST/merged"
+touch "$ST/merged/half-baked"
+is "$(mounts)" 1 "(a bake's stage left mounted, as by a kilnd killed mid-bake)"
 run "$KILN" cloud start
 is "$RC" 0 "kilnd starts again"
+is "$(mounts):$([ -e "$ST" ]; echo $?)" "0:1" "and unmounts and removes the stage a killed bake left"
+[ -e "$KILN_HOME/bases/$BASE/usr/bin/rpm" ]
+ok $? "without reaching into the base through it"
 is "$(state_json | json "[i['pid'] for i in d['result']['instances'] if i['state']=='running']")" "[$PID]" \
     "and adopts the same instance"
 lb_get rootapp test
