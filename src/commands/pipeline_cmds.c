@@ -215,9 +215,11 @@ const struct kiln_cmd kiln_cmd_bake = {
     .name = "bake",
     .usage = "APP [--package NVR]",
     .summary = "bake a package into an image (the same package gives the same image)",
-    .help = "Installs the package on a clean base and freezes it: on the local cloud a\n"
-            "read-only directory named by its content digest, on AWS an AMI. Prints the\n"
-            "image id.",
+    .help = "Installs the package on a clean base and freezes it. On the local cloud: an\n"
+            "overlay of the base ([local] base, made by kiln base build) with the RPM\n"
+            "installed by rpm, scriptlets run and Requires checked (kiln's repo fills\n"
+            "them), named by the digest of the base and the packages; without a base the\n"
+            "package alone, said in the log. On AWS an AMI. Prints the image id.",
     .opts = bake_opts,
     .min_positional = 1,
     .max_positional = 1,
