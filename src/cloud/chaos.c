@@ -92,6 +92,7 @@ static struct cloud_instance *pick_victim(struct cloud *c, const struct cloud_cl
 {
     size_t n = 0;
     for (int round = 0; round < 2; round++) {
+        /* cppcheck-suppress zerodiv ; round 1 runs only when round 0 counted n > 0 */
         size_t target = round == 1 ? (size_t)(kiln_chaos_random() % n) : 0;
         size_t k = 0;
         for (size_t i = 0; i < c->instances.n; i++) {

@@ -1201,6 +1201,7 @@ static void *supervisor_main(void *arg)
             fds_cap = s->n + 16;
             fds = xrealloc(fds, fds_cap * sizeof *fds);
         }
+        /* cppcheck-suppress nullPointer ; fds_cap starts at 0, so the first pass allocates */
         fds[nfds++] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
         for (size_t i = 0; i < s->n; i++) {
             struct watch *w = &s->w[i];

@@ -11,7 +11,7 @@ static int opt_index(const struct kiln_cmd *cmd, const char *name, size_t len)
 {
     if (cmd->opts == NULL)
         return -1;
-    for (int i = 0; cmd->opts[i].name != NULL && i < KILN_MAX_OPTS; i++)
+    for (int i = 0; i < KILN_MAX_OPTS && cmd->opts[i].name != NULL; i++)
         if (strlen(cmd->opts[i].name) == len && strncmp(cmd->opts[i].name, name, len) == 0)
             return i;
     return -1;

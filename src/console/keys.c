@@ -160,7 +160,8 @@ void ui_keys_defaults(void)
         char *save = NULL;
         for (char *k = strtok_r(keys, " ", &save); k != NULL; k = strtok_r(NULL, " ", &save)) {
             int codes[4];
-            bind_codes((enum ui_action)a, codes, ui_key_parse(k, codes));
+            int n = ui_key_parse(k, codes);
+            bind_codes((enum ui_action)a, codes, n);
         }
     }
 }

@@ -259,7 +259,7 @@ int main(void)
         printf("Bail out! cannot open %s\n", root);
         return 1;
     }
-    char *names[64];
+    char *names[64] = {0};
     size_t n = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {

@@ -492,7 +492,7 @@ static void measure(struct home *h)
     if (im != NULL)
         snprintf(nvr, sizeof nvr, "%s", im->package);
     pthread_mutex_unlock(&c->mu);
-    long long t[N];
+    long long t[N] = {0};
     int done = 0;
     for (int i = 0; i < N && nvr[0]; i++) {
         pthread_mutex_lock(&c->mu);

@@ -279,6 +279,11 @@ static void test_replace_killed(void)
             if (C.instances.v[i]->state == KILN_INSTANCE_RUNNING &&
                 strcmp(C.instances.v[i]->group, HW) == 0)
                 victim = C.instances.v[i];
+        if (victim == NULL) {
+            pthread_mutex_unlock(&C.mu);
+            ok(0, "round %d: %s has a running instance to kill", round, HW);
+            return;
+        }
         char id[CLOUD_ID_MAX];
         snprintf(id, sizeof id, "%s", victim->id);
         pid_t pid = victim->pid;
@@ -391,6 +396,11 @@ static void test_unhealthy(void)
         if (C.instances.v[i]->state == KILN_INSTANCE_RUNNING &&
             strcmp(C.instances.v[i]->group, HW) == 0)
             x = C.instances.v[i];
+    if (x == NULL) {
+        pthread_mutex_unlock(&C.mu);
+        ok(0, "%s has a running instance to make unhealthy", HW);
+        return;
+    }
     char id[CLOUD_ID_MAX];
     snprintf(id, sizeof id, "%s", x->id);
     pid_t pid = x->pid;
@@ -492,7 +502,7 @@ static void test_chaos(void)
 
     int64_t t_end = kiln_now_us();
     cJSON *all = events(), *e;
-    int64_t kills[256];
+    int64_t kills[256] = {0};
     char killed[256][CLOUD_ID_MAX];
     size_t n = 0;
     cJSON_ArrayForEach(e, all)
