@@ -151,9 +151,9 @@ static int add_clusters(struct kiln_snapshot *snap, const cJSON *state, struct k
 static const char *image_package(const cJSON *state, const char *image)
 {
     const cJSON *i;
-    cJSON_ArrayForEach(
-        i, cJSON_GetObjectItemCaseSensitive(state, "images")) if (strcmp(jstr(i, "id"), image) ==
-                                                                  0) return jstr(i, "package");
+    cJSON_ArrayForEach(i, cJSON_GetObjectItemCaseSensitive(state, "images"))
+        if (strcmp(jstr(i, "id"), image) == 0)
+            return jstr(i, "package");
     return "";
 }
 
