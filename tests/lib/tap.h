@@ -11,7 +11,8 @@
 static int tap_n;
 static int tap_failed;
 
-__attribute__((format(printf, 2, 3), unused)) static int tap_ok(int cond, const char *fmt, ...)
+__attribute__((format(printf, 5, 6), unused)) static int
+tap_ok(int cond, const char *what, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     tap_n++;
@@ -20,13 +21,29 @@ __attribute__((format(printf, 2, 3), unused)) static int tap_ok(int cond, const 
     vprintf(fmt, ap);
     va_end(ap);
     printf("\n");
-    fflush(stdout);
-    if (!cond)
+    if (!cond) {
+        printf("#   failed: %s (%s:%d)\n", what, file, line);
         tap_failed++;
+    }
+    fflush(stdout);
     return cond;
 }
 
-#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+/* ok(COND, DESCRIPTION...): a failure also prints COND as written and where it is. */
+#define ok(cond, ...) tap_ok(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
+
+/* ok_got(COND, (FORMAT, ARGS...), DESCRIPTION...): ok() for a compound COND (a && b ...),
+ * which on failure also says what it got, e.g.
+ *     ok_got(n == 2 && v[0] == 7, ("n %zu, v[0] %d", n, v[0]), "two, the first 7");
+ * prints "#   got n 3, v[0] 7" under the "not ok" line. */
+#define ok_got(cond, got, ...)                                                                     \
+    do {                                                                                           \
+        if (!ok(cond, __VA_ARGS__)) {                                                              \
+            printf("#   got ");                                                                    \
+            printf got;                                                                            \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
 
 #define is_int(got, want, ...)                                                                     \
     do {                                                                                           \

@@ -8,6 +8,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The commands that only read (cloud, chaos and base check their mutating sub-commands
@@ -62,8 +63,9 @@ int main(void)
             argv[k] = "x";
         struct kiln_err err = {0};
         int status = kiln_command_run(c, &ctx, c->min_positional, argv, &err);
-        ok(status == 1 && err.code == KILN_E_READONLY, "read-only refuses %s: %s", c->name,
-           err.msg);
+        ok_got(status == 1 && err.code == KILN_E_READONLY,
+               ("status %d, code %d", status, (int)err.code), "read-only refuses %s: %s", c->name,
+               err.msg);
         kiln_ctx_free(&ctx);
     }
     ok(n > 20, "the table has its commands (%d)", n);
@@ -73,7 +75,14 @@ int main(void)
         ok(kiln_commands[i]->summary[0] != '\0', "%s has a summary", kiln_commands[i]->name);
 
     char *rm[] = {"rm", "-rf", tmp, NULL};
-    if (fork() == 0)
+    pid_t pid = fork();
+    if (pid == 0) {
         execvp("rm", rm);
+        _exit(127); /* never run the rest of the test twice */
+    }
+    int status = -1;
+    ok_got(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+               WEXITSTATUS(status) == 0,
+           ("pid %d, status 0x%x", (int)pid, status), "the test's state dir is removed");
     return done_testing();
 }

@@ -2,6 +2,7 @@
  * running), the notify hook, ids, retention, 10,000 jobs on 8 workers with a UI
  * thread reading alongside, and freeing an engine with jobs still running. */
 #include "kiln/job.h"
+#include "kiln/timeutil.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -100,11 +101,16 @@ static void test_names(void)
     is_str(kiln_job_state_name(KILN_JOB_FAILED), "failed", "failed's name");
     is_str(kiln_job_state_name(KILN_JOB_CANCELLED), "cancelled", "cancelled's name");
     is_str(kiln_job_state_name((enum kiln_job_state)99), "unknown", "an unknown state");
-    ok(!kiln_job_state_finished(KILN_JOB_QUEUED) && !kiln_job_state_finished(KILN_JOB_RUNNING),
-       "queued and running are not finished");
-    ok(kiln_job_state_finished(KILN_JOB_SUCCEEDED) && kiln_job_state_finished(KILN_JOB_FAILED) &&
-           kiln_job_state_finished(KILN_JOB_CANCELLED),
-       "succeeded, failed and cancelled are");
+    ok_got(!kiln_job_state_finished(KILN_JOB_QUEUED) && !kiln_job_state_finished(KILN_JOB_RUNNING),
+           ("queued %d, running %d", kiln_job_state_finished(KILN_JOB_QUEUED),
+            kiln_job_state_finished(KILN_JOB_RUNNING)),
+           "queued and running are not finished");
+    ok_got(kiln_job_state_finished(KILN_JOB_SUCCEEDED) &&
+               kiln_job_state_finished(KILN_JOB_FAILED) &&
+               kiln_job_state_finished(KILN_JOB_CANCELLED),
+           ("succeeded %d, failed %d, cancelled %d", kiln_job_state_finished(KILN_JOB_SUCCEEDED),
+            kiln_job_state_finished(KILN_JOB_FAILED), kiln_job_state_finished(KILN_JOB_CANCELLED)),
+           "succeeded, failed and cancelled are");
 }
 
 static void test_bad_engines(void)
@@ -162,9 +168,13 @@ static void test_steps_and_progress(void)
     is_int(info.step_count, 2, "mid-job: two steps so far");
     is_str(info.step, "bake", "mid-job: the current step is the latest");
     is_int(info.step_state, KILN_JOB_RUNNING, "mid-job: and it runs");
-    ok(info.progress_done == 2 && info.progress_total == 3, "mid-job: progress 2/3");
-    ok(info.created_us > 0 && info.started_us >= info.created_us && info.finished_us == 0,
-       "mid-job: created and started, not finished");
+    ok_got(info.progress_done == 2 && info.progress_total == 3,
+           ("progress %d/%d", (int)info.progress_done, (int)info.progress_total),
+           "mid-job: progress 2/3");
+    ok_got(info.created_us > 0 && info.started_us >= info.created_us && info.finished_us == 0,
+           ("created %lld, started %lld, finished %lld", (long long)info.created_us,
+            (long long)info.started_us, (long long)info.finished_us),
+           "mid-job: created and started, not finished");
     ok(!info.cancel_requested, "mid-job: no cancel asked");
     struct kiln_job_step steps[4];
     memset(steps, 0, sizeof steps);
@@ -172,8 +182,10 @@ static void test_steps_and_progress(void)
     ok(steps[1].name[0] == '\0', "... and copies no more than asked");
     is_str(steps[0].name, "fetch", "the first step is fetch");
     is_int(steps[0].state, KILN_JOB_SUCCEEDED, "starting a step ended the previous one");
-    ok(steps[0].finished_us >= steps[0].started_us && steps[0].finished_us > 0,
-       "... with an end time");
+    ok_got(steps[0].finished_us >= steps[0].started_us && steps[0].finished_us > 0,
+           ("started %lld, finished %lld", (long long)steps[0].started_us,
+            (long long)steps[0].finished_us),
+           "... with an end time");
 
     gate_set(&g, 2);
     is_int(kiln_job_wait(job), KILN_JOB_SUCCEEDED, "the job succeeds");
@@ -182,7 +194,8 @@ static void test_steps_and_progress(void)
     is_int(info.step_count, 3, "three steps");
     is_str(info.step, "deploy", "the last step is deploy");
     is_int(info.step_state, KILN_JOB_SUCCEEDED, "a step still running ends as the job did");
-    ok(info.progress_done == 3 && info.progress_total == 3, "progress 3/3");
+    ok_got(info.progress_done == 3 && info.progress_total == 3,
+           ("progress %d/%d", (int)info.progress_done, (int)info.progress_total), "progress 3/3");
     ok(info.finished_us >= info.started_us, "finished after it started");
     is_int(info.err.code, KILN_OK, "no error");
     is_int(kiln_job_steps(job, steps, 4), 3, "three steps copied");
@@ -192,7 +205,8 @@ static void test_steps_and_progress(void)
     struct kiln_log_line line;
     uint64_t missed;
     size_t n = kiln_logring_read(kiln_job_logring(job), 1, &line, 1, &missed, NULL);
-    ok(n == 1 && missed == 0, "the job logged one line");
+    ok_got(n == 1 && missed == 0, ("%zu lines, %zu missed", (size_t)n, (size_t)missed),
+           "the job logged one line");
     is_str(line.text, "fetched 12 files", "... the one it formatted");
     is_str(line.source, "build", "... with the job's kind as source");
     is_int(line.level, KILN_LOG_INFO, "... at its level");
@@ -230,15 +244,16 @@ static void test_failure(void)
     struct kiln_logring_stats st;
     kiln_logring_get_stats(kiln_job_logring(job), &st);
     kiln_logring_read(kiln_job_logring(job), st.last_seq, &line, 1, NULL, NULL);
-    ok(line.level == KILN_LOG_ERROR && strcmp(line.text, info.err.msg) == 0,
-       "the reason is the last line of its log, as an error");
+    ok_got(line.level == KILN_LOG_ERROR && strcmp(line.text, info.err.msg) == 0,
+           ("level %d, \"%s\"", (int)line.level, line.text),
+           "the reason is the last line of its log, as an error");
     kiln_job_unref(job);
 
     job = submit(eng, "bake", "hello-world", silent_job, NULL);
     is_int(kiln_job_wait(job), KILN_JOB_FAILED, "a job failing without a reason fails");
     kiln_job_info(job, &info);
-    ok(info.err.code == KILN_E_FAILED && strstr(info.err.msg, "bake of hello-world") != NULL,
-       "... and gets one naming it: %s", info.err.msg);
+    ok_got(info.err.code == KILN_E_FAILED && strstr(info.err.msg, "bake of hello-world") != NULL,
+           ("code %d", (int)info.err.code), "... and gets one naming it: %s", info.err.msg);
     kiln_job_unref(job);
     kiln_engine_free(eng);
 }
@@ -345,9 +360,11 @@ static void test_cancel_queued(void)
     /* kiln_job_wait would hang here if the cancel waited for the worker. */
     is_int(kiln_job_wait(queued), KILN_JOB_CANCELLED, "a cancelled queued job ends at once");
     kiln_job_info(queued, &info);
-    ok(info.started_us == 0 && info.finished_us > 0, "... without ever starting");
-    ok(info.err.code == KILN_E_CANCELLED && strstr(info.err.msg, "before it started") != NULL,
-       "... and says so: %s", info.err.msg);
+    ok_got(info.started_us == 0 && info.finished_us > 0,
+           ("started %lld, finished %lld", (long long)info.started_us, (long long)info.finished_us),
+           "... without ever starting");
+    ok_got(info.err.code == KILN_E_CANCELLED && strstr(info.err.msg, "before it started") != NULL,
+           ("code %d", (int)info.err.code), "... and says so: %s", info.err.msg);
     struct kiln_log_line line;
     ok(kiln_logring_read(kiln_job_logring(queued), 1, &line, 1, NULL, NULL) == 1 &&
            line.level == KILN_LOG_WARN,
@@ -361,8 +378,9 @@ static void test_cancel_queued(void)
 
     kiln_job_cancel(after);
     kiln_job_info(after, &info);
-    ok(info.state == KILN_JOB_SUCCEEDED && !info.cancel_requested,
-       "cancelling a finished job changes nothing");
+    ok_got(info.state == KILN_JOB_SUCCEEDED && !info.cancel_requested,
+           ("state %d, cancel requested %d", (int)info.state, (int)info.cancel_requested),
+           "cancelling a finished job changes nothing");
 
     kiln_job_unref(running);
     kiln_job_unref(queued);
@@ -411,8 +429,8 @@ static void test_notify(void)
     struct kiln_job *job = submit(eng, "deploy", "hello-world-test", chatty_job, &g);
     struct kiln_err err;
     kiln_err_clear(&err);
-    ok(kiln_engine_set_notify(eng, NULL, NULL, &err) == -1 && err.code == KILN_E_BUSY,
-       "but not once jobs exist: %s", err.msg);
+    ok_got(kiln_engine_set_notify(eng, NULL, NULL, &err) == -1 && err.code == KILN_E_BUSY,
+           ("code %d", (int)err.code), "but not once jobs exist: %s", err.msg);
 
     gate_wait(&g, 1);
     struct pollfd pfd = {.fd = kiln_wake_fd(&w.wake), .events = POLLIN};
@@ -428,7 +446,9 @@ static void test_notify(void)
         woke = poll(&pfd, 1, 10000) == 1;
         kiln_wake_drain(&w.wake);
     }
-    ok(woke && atomic_load(&w.calls) > mid, "finishing told the hook, which woke the poller");
+    ok_got(woke && atomic_load(&w.calls) > mid,
+           ("woke %d, %d calls (%d before)", (int)woke, (int)atomic_load(&w.calls), (int)mid),
+           "finishing told the hook, which woke the poller");
     is_int(atomic_load(&w.last_id), kiln_job_id(job), "the hook is given the job");
 
     kiln_engine_free(eng);
@@ -449,10 +469,13 @@ static void test_ids_and_lists(void)
     ok(kiln_engine_set_next_id(eng, 100, &err) == 0, "numbering can start at 100");
     struct kiln_job *a = submit(eng, "build", "a", quick_job, NULL);
     struct kiln_job *b = submit(eng, "build", "b", quick_job, NULL);
-    ok(kiln_job_id(a) == 100 && kiln_job_id(b) == 101, "ids count up from there");
+    ok_got(
+        kiln_job_id(a) == 100 && kiln_job_id(b) == 101,
+        ("ids %llu, %llu", (unsigned long long)kiln_job_id(a), (unsigned long long)kiln_job_id(b)),
+        "ids count up from there");
     kiln_err_clear(&err);
-    ok(kiln_engine_set_next_id(eng, 101, &err) == -1 && err.code == KILN_E_INVALID,
-       "an id already given out is refused: %s", err.msg);
+    ok_got(kiln_engine_set_next_id(eng, 101, &err) == -1 && err.code == KILN_E_INVALID,
+           ("code %d", (int)err.code), "an id already given out is refused: %s", err.msg);
     ok(kiln_engine_set_next_id(eng, 500, NULL) == 0, "a higher one is fine");
     struct kiln_job *c = submit(eng, "build", "c", quick_job, NULL);
     is_int(kiln_job_id(c), 500, "and used");
@@ -464,8 +487,12 @@ static void test_ids_and_lists(void)
 
     struct kiln_job **jobs;
     size_t n;
-    ok(kiln_engine_list(eng, &jobs, &n, NULL) == 0 && n == 3, "list returns all three");
-    ok(jobs[0] == a && jobs[1] == b && jobs[2] == c, "oldest first");
+    ok_got(kiln_engine_list(eng, &jobs, &n, NULL) == 0 && n == 3, ("%zu jobs", (size_t)n),
+           "list returns all three");
+    ok_got(jobs[0] == a && jobs[1] == b && jobs[2] == c,
+           ("%p %p %p, want %p %p %p", (void *)jobs[0], (void *)jobs[1], (void *)jobs[2], (void *)a,
+            (void *)b, (void *)c),
+           "oldest first");
     kiln_job_list_free(jobs, n);
     kiln_job_wait(a);
     kiln_job_wait(b);
@@ -488,8 +515,8 @@ static void test_retention(void)
     struct kiln_job **list;
     size_t n;
     kiln_engine_list(eng, &list, &n, NULL);
-    ok(n == 2 && list[0] == jobs[3] && list[1] == jobs[4],
-       "with retain 2 the engine keeps the last two finished jobs (has %zu)", n);
+    ok_got(n == 2 && list[0] == jobs[3] && list[1] == jobs[4], ("%zu jobs", (size_t)n),
+           "with retain 2 the engine keeps the last two finished jobs (has %zu)", n);
     kiln_job_list_free(list, n);
     ok(kiln_engine_find(eng, 1) == NULL, "a forgotten job is not found");
     struct kiln_job_info info;
@@ -497,7 +524,8 @@ static void test_retention(void)
     is_int(info.state, KILN_JOB_SUCCEEDED, "but a reference to it still reads");
     kiln_engine_set_retain(eng, 0);
     kiln_engine_list(eng, &list, &n, NULL);
-    ok(n == 0 && list == NULL, "lowering retain forgets at once");
+    ok_got(n == 0 && list == NULL, ("%zu jobs, list %p", (size_t)n, (void *)list),
+           "lowering retain forgets at once");
     for (int i = 0; i < 5; i++)
         kiln_job_unref(jobs[i]);
     kiln_engine_free(eng);
@@ -725,8 +753,10 @@ static void test_stress(void)
     diag("%d succeeded, %d failed, %d cancelled (%d queued, %d running)", got[KILN_JOB_SUCCEEDED],
          got[KILN_JOB_FAILED], got[KILN_JOB_CANCELLED], want[PLAN_CANCEL_QUEUED],
          want[PLAN_CANCEL_RUNNING]);
-    ok(want[PLAN_CANCEL_QUEUED] > 0 && want[PLAN_CANCEL_RUNNING] > 0,
-       "both kinds of cancel were exercised");
+    ok_got(want[PLAN_CANCEL_QUEUED] > 0 && want[PLAN_CANCEL_RUNNING] > 0,
+           ("%d queued, %d running cancels", (int)want[PLAN_CANCEL_QUEUED],
+            (int)want[PLAN_CANCEL_RUNNING]),
+           "both kinds of cancel were exercised");
 
     struct kiln_job **list;
     size_t n;
@@ -772,8 +802,11 @@ static void test_free_with_running_jobs(void)
         jobs[i] = submit(eng, "deploy", "x", stubborn_job, &runs);
     while (atomic_load(&runs) < 2)
         sleep_us(1000);
-    kiln_engine_free(eng); /* would hang here if it did not cancel */
-    ok(1, "freeing an engine with running jobs returns");
+    int64_t t0 = kiln_mono_us();
+    kiln_engine_free(eng); /* would hang here (until the alarm) if it did not cancel */
+    int64_t ms = (kiln_mono_us() - t0) / 1000;
+    ok(ms < 1000, "freeing an engine with running jobs cancels them and returns (%lld ms)",
+       (long long)ms);
     int cancelled = 0, unstarted = 0;
     for (int i = 0; i < 6; i++) {
         struct kiln_job_info info;
