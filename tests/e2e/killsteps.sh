@@ -12,6 +12,16 @@ SRC="$KILN_SRCDIR/examples/hello-world"
 "$KILN" deploy hello-world --env test >/dev/null 2>&1
 "$KILN" deploy hello-world --env prod --confirm prod --package hello-world-1.0.0-1.x86_64 >/dev/null 2>&1
 is "$(enabled_groups test)" 1 "test has two versions, one enabled"
+# A rollback and a promote that complete: their journals give the steps to kill at, so a
+# step added to either is covered here without editing this list.
+run "$KILN" rollback hello-world --env test
+is "$RC" 0 "a rollback"
+rollback_steps=$(job_steps "$(last_job rollback)")
+like "$rollback_steps" "^plan .+ enable " "goes through: $rollback_steps"
+run "$KILN" promote hello-world --from test --to prod --confirm prod
+is "$RC" 0 "a promote"
+promote_steps=$(job_steps "$(last_job promote)")
+like "$promote_steps" "^resolve .+ enable " "goes through: $promote_steps"
 
 state_of() { # the env's groups as name:on|off, newest first
     "$KILN" status hello-world --env "$1" --json |
@@ -44,14 +54,14 @@ kill_at() {
 }
 
 for how in resume abort; do
-    for step in plan capacity wait-healthy enable wait-in-service disable-current; do
+    for step in $rollback_steps; do
         # --to: rolling back twice in a row needs it (the group rolled back from is
         # rejected, never a default target)
         kill_at rollback "$step" test "$how" rollback hello-world --env test --to "$(disabled_of test)"
     done
 done
 for how in resume abort; do
-    for step in resolve plan create-group wait-healthy enable wait-in-service disable-old cleanup; do
+    for step in $promote_steps; do
         kill_at promote "$step" prod "$how" promote hello-world --from test --to prod --confirm prod
     done
 done

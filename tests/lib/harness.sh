@@ -263,3 +263,23 @@ enabled_groups() {
 unmount_tiny() { umount "$T_TMP/tiny" 2>/dev/null; }
 # in_service_is GROUP N: true when GROUP has N instances in service (for wait_for).
 in_service_is() { [ "$(in_service_count "$1")" -eq "$2" ]; }
+
+# --- jobs ------------------------------------------------------------------------------
+
+# last_job KIND: the id of the newest job of KIND (deploy, rollback, ...) that succeeded.
+last_job() {
+    "$KILN" jobs --json | json "[j['job'] for j in d if j['kind']=='$1' and j['state']=='succeeded'][-1]"
+}
+
+# job_steps JOB: the steps job JOB went through, in order, each once, from its journal
+# (every step is stamped "before" it runs). The kill-at-every-step tests take their
+# steps from here, so a step added to a job kind is covered without editing them.
+job_steps() {
+    python3 -c '
+import json, sys
+seen = []
+for s in json.load(open(sys.argv[1]))["steps"]:
+    if s["phase"] == "before" and s["name"] not in seen:
+        seen.append(s["name"])
+print(" ".join(seen))' "$KILN_HOME/journal/$1.json"
+}
