@@ -5,6 +5,7 @@
 
 bool kiln_fits_i64(double d)
 {
+    /* cppcheck-suppress incorrectLogicOperator ; cppcheck misreads hex floats */
     return d >= -0x1p63 && d < 0x1p63;
 }
 
