@@ -125,7 +125,7 @@ static void handle_line(struct cloud *c, const char *line, size_t len)
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(msg, "op");
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(msg, "args");
     double id = cJSON_IsNumber(idj) ? idj->valuedouble : -1;
-    if (!cJSON_IsNumber(v) || v->valuedouble != CLOUD_PROTOCOL_VERSION || !cJSON_IsString(op) ||
+    if (!cJSON_IsNumber(v) || v->valuedouble != KILND_PROTOCOL_VERSION || !cJSON_IsString(op) ||
         (args != NULL && !cJSON_IsObject(args)) || kept_out(op->valuestring, args)) {
         cJSON_Delete(msg);
         return;
@@ -133,7 +133,7 @@ static void handle_line(struct cloud *c, const char *line, size_t len)
     cJSON *result = cJSON_CreateObject();
     struct kiln_err err = {0};
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddNumberToObject(r, "v", CLOUD_PROTOCOL_VERSION);
+    cJSON_AddNumberToObject(r, "v", KILND_PROTOCOL_VERSION);
     cJSON_AddNumberToObject(r, "id", id);
     if (cloud_op_run(c, op->valuestring, args, result, &err) == 0) {
         cJSON_AddBoolToObject(r, "ok", true);
