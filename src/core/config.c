@@ -714,6 +714,9 @@ static bool set_value(struct parse *ps, const struct key_spec *k, const char *v,
     case T_DURATION: {
         struct kiln_err derr = {0};
         if (kiln_parse_duration(v, &n, &derr) < 0) {
+            /* The parser quotes the value as it is: no raw control or broken bytes in a
+             * message that reaches a terminal. */
+            kiln_text_sanitize(derr.msg);
             char range[256];
             describe_range(k, range, sizeof range);
             snprintf(why, WHY_SIZE, "%.300s; %.500s", derr.msg, range);
