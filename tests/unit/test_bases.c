@@ -6,6 +6,7 @@
 #include "kiln/fstree.h"
 #include "kiln/spawn.h"
 #include "kiln/strbuf.h"
+#include "kiln/xalloc.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -278,8 +279,9 @@ static struct kiln_strbuf provides_spec(struct kiln_strbuf *skipped)
     struct kiln_base_pkg *p = NULL;
     size_t n = 0;
     kiln_base_dpkg_parse(dpkg_out, &p, &n, &err);
-    p = realloc(p, (n + 1) * sizeof *p);
-    p[n++] = (struct kiln_base_pkg){strdup("weird"), strdup("1.0_1"), strdup("all"), strdup("")};
+    p = xrealloc(p, (n + 1) * sizeof *p);
+    p[n++] =
+        (struct kiln_base_pkg){xstrdup("weird"), xstrdup("1.0_1"), xstrdup("all"), xstrdup("")};
     struct kiln_strbuf spec = KILN_STRBUF_INIT;
     is_int(kiln_base_provides_spec(p, n, programs, 5, "0123456789ab", &spec, skipped, &err), 0,
            "the spec is written");
