@@ -48,14 +48,15 @@ tap_ok(int cond, const char *what, const char *file, int line, const char *fmt, 
 #define is_int(got, want, ...)                                                                     \
     do {                                                                                           \
         long long g_ = (long long)(got), w_ = (long long)(want);                                   \
-        if (!ok(g_ == w_, __VA_ARGS__))                                                            \
+        if (!tap_ok(g_ == w_, #got " == " #want, __FILE__, __LINE__, __VA_ARGS__))                 \
             printf("#   got %lld, want %lld (%s:%d)\n", g_, w_, __FILE__, __LINE__);               \
     } while (0)
 
 #define is_str(got, want, ...)                                                                     \
     do {                                                                                           \
         const char *g_ = (got), *w_ = (want);                                                      \
-        if (!ok(g_ && w_ && strcmp(g_, w_) == 0, __VA_ARGS__))                                     \
+        if (!tap_ok(g_ && w_ && strcmp(g_, w_) == 0, #got " eq " #want, __FILE__, __LINE__,        \
+                    __VA_ARGS__))                                                                  \
             printf("#   got \"%s\", want \"%s\" (%s:%d)\n", g_ ? g_ : "(null)",                    \
                    w_ ? w_ : "(null)", __FILE__, __LINE__);                                        \
     } while (0)
