@@ -204,4 +204,18 @@ like "$d1 $OUT" "^hello-world-1.0.0-1\.k[0-9]+\.[a-z0-9_]+ hello-world-1.0.0-1\.
     "as 1.kN, kiln's dist ($d1, $OUT)"
 ok "$([ "$d1" != "$OUT" ]; echo $?)" "each build its own release"
 
+# ---- kiln try of an app that prints a 100 MB line keeps only a bounded part of it ----
+mkdir -p "$T_TMP/bigline"
+cp -r "$SRC"/. "$T_TMP/bigline/"
+sed -i 's|^int main(int argc, char \*\*argv)$|static void big_line(void)\n{\n    static char b[1 << 20];\n    memset(b, 120, sizeof b);\n    for (int i = 0; i < 100; i++)\n        fwrite(b, 1, sizeof b, stdout);\n    fputc(10, stdout);\n    fflush(stdout);\n}\n\nint main(int argc, char **argv)|; s|^    if (argc > 1) {$|    big_line();\n    if (argc > 1) {|' "$T_TMP/bigline/src/hello-world.c"
+grep -q big_line "$T_TMP/bigline/src/hello-world.c" || diag "the example's main moved: the 100 MB line is not printed"
+maxrss=$(python3 - "$KILN" "$T_TMP/bigline" <<'PYEOF'
+import resource, subprocess, sys
+r = subprocess.run([sys.argv[1], "try", "--source", sys.argv[2]], capture_output=True)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+PYEOF
+)
+is "${maxrss% *}" 0 "try of an app printing a 100 MB line passes"
+ok "$([ "${maxrss#* }" -lt 100 ]; echo $?)" "and kiln keeps under 100 MB of it (max RSS ${maxrss#* } MB)"
+
 done_testing
