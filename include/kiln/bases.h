@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
+
 #include "kiln/err.h"
 
 struct kiln_strbuf;
@@ -49,6 +51,12 @@ struct kiln_strbuf;
 #define KILN_BASE_DIGEST_MAX   72 /* "sha256:" + 64 hex digits + NUL */
 #define KILN_BASE_SUITE        "bookworm"
 #define KILN_BASE_RPM_DBPATH   "/var/lib/rpm"
+
+/* Fills argv with the words that run rpm on root's own database: "rpm", "--root",
+ * root, "--dbpath", dbpath, and --force-debian on a dpkg system (where Debian's rpm
+ * refuses to install without it). argv has room for 6; returns how many it wrote. The
+ * strings are the caller's or static. */
+size_t kiln_rpm_root_argv(const char **argv, const char *root, const char *dbpath);
 #define KILN_BASE_PROVIDES_RPM "kiln-base-provides"
 
 /* What every built base has, NULL-terminated: an init (systemd as /sbin/init), rpm for
@@ -148,6 +156,8 @@ void kiln_base_make_id(const char *prefix, const char *digest, char id[KILN_BASE
  * `root` and `names` are not part of it. */
 char *kiln_base_record_json(const struct kiln_base *b);
 int kiln_base_record_parse(const char *json, struct kiln_base *b, struct kiln_err *err);
+/* The record with its names and root, for `kiln base list --json` (caller deletes). */
+struct cJSON *kiln_base_json(const struct kiln_base *b);
 
 /* ---- what rpm sees ---- */
 

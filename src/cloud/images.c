@@ -181,13 +181,6 @@ static int report_scriptlets(const char *file, const char *nvr, const struct bak
     return rc;
 }
 
-/* Debian's rpm warns against installing RPMs on a dpkg system unless told
- * --force-debian, an option only Debian's rpm knows. */
-static bool debian_rpm(void)
-{
-    return access("/var/lib/dpkg/status", F_OK) == 0;
-}
-
 /* ---- the digest and the freeze ---- */
 
 struct walk {
@@ -457,8 +450,7 @@ void cloud_image_from_record(const cJSON *o, struct cloud_image *im)
     struct kiln_strbuf sb = KILN_STRBUF_INIT;
     kiln_strbuf_append(&sb, "");
     const cJSON *u;
-    cJSON_ArrayForEach(u, services)
-    {
+    cJSON_ArrayForEach(u, services) {
         if (cJSON_IsString(u) && u->valuestring[0] != '\0' && strchr(u->valuestring, ' ') == NULL)
             kiln_strbuf_appendf(&sb, "%s%s", sb.len ? " " : "", u->valuestring);
     }
@@ -533,6 +525,27 @@ static bool is_dir(const char *path)
     return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Adds a baked image to the inventory (once: a concurrent bake of the same inputs may
+ * have added it), base and services "" for a files image. Takes mu. */
+static void record_image(struct cloud *c, const char *id, const char *nvr, const char *app,
+                         const char *kind, const char *base, const char *services)
+{
+    pthread_mutex_lock(&c->mu);
+    if (cloud_find_image(c, id) == NULL) {
+        struct cloud_image *x = xcalloc(1, sizeof *x);
+        snprintf(x->id, sizeof x->id, "%s", id);
+        snprintf(x->package, sizeof x->package, "%s", nvr);
+        snprintf(x->app, sizeof x->app, "%s", app);
+        snprintf(x->kind, sizeof x->kind, "%s", kind);
+        snprintf(x->base, sizeof x->base, "%s", base);
+        snprintf(x->services, sizeof x->services, "%s", services);
+        x->created_us = kiln_now_us();
+        cloud_add_image(c, x);
+    }
+    cloud_changed(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Installs file into the fresh root, removes the rpm database, digests and freezes it,
  * and moves it to images/<id> (or finds that image already there). */
 static int bake_root(struct cloud *c, const char *nvr, const char *app, const char *file,
@@ -543,14 +556,7 @@ static int bake_root(struct cloud *c, const char *nvr, const char *app, const ch
     if (report_scriptlets(file, nvr, log, err) < 0)
         return -1;
     const char *argv[16];
-    size_t k = 0;
-    argv[k++] = "rpm";
-    argv[k++] = "--root";
-    argv[k++] = root;
-    argv[k++] = "--dbpath";
-    argv[k++] = RPMDB_IN_ROOT;
-    if (debian_rpm())
-        argv[k++] = "--force-debian";
+    size_t k = kiln_rpm_root_argv(argv, root, RPMDB_IN_ROOT);
     argv[k++] = "-i";
     argv[k++] = "-v";
     /* The empty base provides nothing (not even libc.so.6): dependencies are the host's
@@ -662,14 +668,8 @@ static const char **root_rpm_argv(const struct root_bake *b, const char *const *
     while (what[n] != NULL)
         n++;
     const char **argv = xcalloc(8 + n + b->n_files, sizeof *argv);
-    size_t k = 0;
-    argv[k++] = "rpm";
-    argv[k++] = "--root";
-    argv[k++] = b->merged;
-    argv[k++] = "--dbpath";
-    argv[k++] = b->base->rpm_dbpath[0] ? b->base->rpm_dbpath : KILN_BASE_RPM_DBPATH;
-    if (debian_rpm())
-        argv[k++] = "--force-debian";
+    size_t k = kiln_rpm_root_argv(
+        argv, b->merged, b->base->rpm_dbpath[0] ? b->base->rpm_dbpath : KILN_BASE_RPM_DBPATH);
     for (size_t i = 0; i < n; i++)
         argv[k++] = what[i];
     for (size_t i = 0; i < b->n_files; i++)
@@ -1166,20 +1166,7 @@ static int bake_on_base(struct cloud *c, const char *nvr, const char *app, const
     if (!reused && write_metadata(c, &m, kiln_now_us(), err) < 0)
         goto out;
 
-    pthread_mutex_lock(&c->mu);
-    if (cloud_find_image(c, id) == NULL) {
-        struct cloud_image *x = xcalloc(1, sizeof *x);
-        snprintf(x->id, sizeof x->id, "%s", id);
-        snprintf(x->package, sizeof x->package, "%s", nvr);
-        snprintf(x->app, sizeof x->app, "%s", app);
-        snprintf(x->kind, sizeof x->kind, "%s", CLOUD_IMAGE_ROOT);
-        snprintf(x->base, sizeof x->base, "%s", base->id);
-        snprintf(x->services, sizeof x->services, "%s", kiln_strbuf_str(&services));
-        x->created_us = kiln_now_us();
-        cloud_add_image(c, x);
-    }
-    cloud_changed(c);
-    pthread_mutex_unlock(&c->mu);
+    record_image(c, id, nvr, app, CLOUD_IMAGE_ROOT, base->id, kiln_strbuf_str(&services));
     char dur[KILN_DURATION_MAX];
     say(log, "baked image %s from %s on base %s%s%s: %zu file%s, %zu bytes over the base, in %s",
         id, nvr, base->id, extra.len ? " with " : "", extra.buf, files, files == 1 ? "" : "s",
@@ -1328,18 +1315,7 @@ int cloud_bake(struct cloud *c, const char *nvr, const char *app, char image_out
         goto out;
     }
 
-    pthread_mutex_lock(&c->mu);
-    if (cloud_find_image(c, id) == NULL) {
-        struct cloud_image *x = xcalloc(1, sizeof *x);
-        snprintf(x->id, sizeof x->id, "%s", id);
-        snprintf(x->package, sizeof x->package, "%s", nvr);
-        snprintf(x->app, sizeof x->app, "%s", app);
-        snprintf(x->kind, sizeof x->kind, "%s", CLOUD_IMAGE_FILES);
-        x->created_us = kiln_now_us();
-        cloud_add_image(c, x);
-    }
-    cloud_changed(c);
-    pthread_mutex_unlock(&c->mu);
+    record_image(c, id, nvr, app, CLOUD_IMAGE_FILES, "", "");
     snprintf(image_out, CLOUD_ID_MAX, "%s", id);
     rc = 0;
 out:

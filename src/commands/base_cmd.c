@@ -107,36 +107,6 @@ static int base_build(struct kiln_ctx *ctx, const struct kiln_args *a, struct ki
     return rc;
 }
 
-static cJSON *base_json(const struct kiln_base *b)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", b->id);
-    cJSON *names = cJSON_AddArrayToObject(o, "names");
-    for (size_t i = 0; i < b->n_names; i++)
-        cJSON_AddItemToArray(names, cJSON_CreateString(b->names[i]));
-    cJSON_AddStringToObject(o, "name", b->name);
-    cJSON_AddStringToObject(o, "digest", b->digest);
-    cJSON_AddStringToObject(o, "root", b->root);
-    cJSON_AddStringToObject(o, "created", b->created);
-    cJSON_AddStringToObject(o, "source", b->source);
-    cJSON_AddStringToObject(o, "origin", b->origin);
-    cJSON_AddStringToObject(o, "os", b->os);
-    cJSON_AddStringToObject(o, "package_db", b->package_db);
-    cJSON_AddStringToObject(o, "rpm_dbpath", b->rpm_dbpath);
-    cJSON_AddStringToObject(o, "provides", b->provides);
-    cJSON_AddNumberToObject(o, "size_bytes", (double)b->size_bytes);
-    cJSON_AddNumberToObject(o, "files", (double)b->files);
-    cJSON *pk = cJSON_AddArrayToObject(o, "packages");
-    for (size_t i = 0; i < b->n_pkgs; i++) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "name", b->pkgs[i].name);
-        cJSON_AddStringToObject(p, "version", b->pkgs[i].version);
-        cJSON_AddStringToObject(p, "arch", b->pkgs[i].arch);
-        cJSON_AddItemToArray(pk, p);
-    }
-    return o;
-}
-
 static int base_list(struct kiln_ctx *ctx, struct kiln_err *err)
 {
     struct kiln_base *v;
@@ -146,7 +116,7 @@ static int base_list(struct kiln_ctx *ctx, struct kiln_err *err)
     if (ctx->json) {
         cJSON *a = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(a, base_json(&v[i]));
+            cJSON_AddItemToArray(a, kiln_base_json(&v[i]));
         print_json(ctx, a);
         cJSON_Delete(a);
     } else if (n == 0) {
@@ -198,7 +168,7 @@ static int base_import(struct kiln_ctx *ctx, const struct kiln_args *a, struct k
     if (kiln_base_import(&o, &b, &reused, err) < 0)
         return -1;
     if (ctx->json) {
-        cJSON *o2 = base_json(&b);
+        cJSON *o2 = kiln_base_json(&b);
         cJSON_AddBoolToObject(o2, "reused", reused);
         print_json(ctx, o2);
         cJSON_Delete(o2);

@@ -602,7 +602,7 @@ static cJSON *strv_json(char *const *v, size_t n)
     return a;
 }
 
-char *kiln_base_record_json(const struct kiln_base *b)
+static cJSON *record_object(const struct kiln_base *b)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "format", RECORD_FORMAT);
@@ -629,6 +629,12 @@ char *kiln_base_record_json(const struct kiln_base *b)
             cJSON_AddStringToObject(p, "provides", b->pkgs[i].provides);
         cJSON_AddItemToArray(pk, p);
     }
+    return o;
+}
+
+char *kiln_base_record_json(const struct kiln_base *b)
+{
+    cJSON *o = record_object(b);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (text == NULL)
@@ -636,6 +642,16 @@ char *kiln_base_record_json(const struct kiln_base *b)
     char *out = xasprintf("%s\n", text);
     cJSON_free(text);
     return out;
+}
+
+cJSON *kiln_base_json(const struct kiln_base *b)
+{
+    cJSON *o = record_object(b);
+    cJSON *names = cJSON_AddArrayToObject(o, "names");
+    for (size_t i = 0; i < b->n_names; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(b->names[i]));
+    cJSON_AddStringToObject(o, "root", b->root ? b->root : "");
+    return o;
 }
 
 static char *get_str(const cJSON *o, const char *key, bool *ok)
@@ -687,8 +703,7 @@ int kiln_base_record_parse(const char *json, struct kiln_base *b, struct kiln_er
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(o, "requested"), *it;
     if (!cJSON_IsArray(req))
         ok = false;
-    cJSON_ArrayForEach(it, req)
-    {
+    cJSON_ArrayForEach(it, req) {
         if (cJSON_IsString(it))
             strv_push(&b->requested, &b->n_requested, it->valuestring);
         else
@@ -699,8 +714,7 @@ int kiln_base_record_parse(const char *json, struct kiln_base *b, struct kiln_er
         ok = false;
     int np = cJSON_GetArraySize(pk);
     b->pkgs = xcalloc(np > 0 ? (size_t)np : 1, sizeof *b->pkgs);
-    cJSON_ArrayForEach(it, pk)
-    {
+    cJSON_ArrayForEach(it, pk) {
         struct kiln_base_pkg *p = &b->pkgs[b->n_pkgs++];
         p->name = get_str(it, "name", &ok);
         p->version = get_str(it, "version", &ok);

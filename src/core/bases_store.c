@@ -730,11 +730,19 @@ static void list_programs(const char *root, char ***files, size_t *n)
         qsort(*files, *n, sizeof **files, cmp_str);
 }
 
-/* Debian's rpm refuses to install on a dpkg system unless told --force-debian, an
- * option only it knows: ask for it when this machine is such a system. */
-static bool debian_rpm(void)
+size_t kiln_rpm_root_argv(const char **argv, const char *root, const char *dbpath)
 {
-    return access("/var/lib/dpkg/status", F_OK) == 0;
+    size_t k = 0;
+    argv[k++] = "rpm";
+    argv[k++] = "--root";
+    argv[k++] = root;
+    argv[k++] = "--dbpath";
+    argv[k++] = dbpath;
+    /* Debian's rpm refuses to install on a dpkg system unless told --force-debian, an
+     * option only it knows: ask for it when this machine is such a system. */
+    if (access("/var/lib/dpkg/status", F_OK) == 0)
+        argv[k++] = "--force-debian";
+    return k;
 }
 
 /* Writes %_dbpath into the root's /etc/rpm/macros.kiln, so the root's own rpm (run in a
@@ -809,14 +817,7 @@ static int install_provides(struct job *j, const char *root, const char *staging
         /* -U --replacepkgs: a root that has the package already (a base exported and
          * imported again) gets it replaced, one without gets it installed. */
         const char *argv[16];
-        size_t k = 0;
-        argv[k++] = "rpm";
-        argv[k++] = "--root";
-        argv[k++] = root;
-        argv[k++] = "--dbpath";
-        argv[k++] = KILN_BASE_RPM_DBPATH;
-        if (debian_rpm())
-            argv[k++] = "--force-debian";
+        size_t k = kiln_rpm_root_argv(argv, root, KILN_BASE_RPM_DBPATH);
         argv[k++] = "-U";
         argv[k++] = "--justdb";
         argv[k++] = "--replacepkgs";
