@@ -384,27 +384,49 @@ static int open_log(const char *dir, const char *name, struct kiln_err *err)
     return fd;
 }
 
+/* An instance's command line and environment: start[0] as prog (already resolved by
+ * the caller), the rest of start, and $PORT, $KILN_INSTANCE_ID and $KILN_ROOT on top of
+ * kilnd's environment. */
+struct start_cmd {
+    char *argv[CLOUD_START_ARGS_MAX + 1];
+    char *add[3];
+    char **envp;
+};
+
+static void start_cmd_init(struct start_cmd *sc, const struct launch *l, char *prog,
+                           const char *kiln_root)
+{
+    sc->argv[0] = prog;
+    int argc = 1;
+    for (; l->start[argc] != NULL; argc++)
+        sc->argv[argc] = l->start[argc];
+    sc->argv[argc] = NULL;
+    sc->add[0] = xasprintf("PORT=%d", l->port);
+    sc->add[1] = xasprintf("KILN_INSTANCE_ID=%s", l->id);
+    sc->add[2] = xasprintf("KILN_ROOT=%s", kiln_root);
+    const char *const env_add[] = {sc->add[0], sc->add[1], sc->add[2], NULL};
+    sc->envp = kiln_env_overlay(env_add);
+}
+
+static void start_cmd_free(struct start_cmd *sc)
+{
+    free(sc->envp);
+    for (int i = 0; i < 3; i++)
+        free(sc->add[i]);
+}
+
 static int spawn_instance(const struct launch *l, const char *root, int out_fd, int err_fd,
                           pid_t *pid, struct kiln_err *err)
 {
     const char *inside = l->start[0];
     char *prog = xasprintf("%s%s%s", root, inside[0] == '/' ? "" : "/", inside);
-    char *argv[CLOUD_START_ARGS_MAX + 1];
-    argv[0] = prog;
-    int argc = 1;
-    for (; l->start[argc] != NULL; argc++)
-        argv[argc] = l->start[argc];
-    argv[argc] = NULL;
-
-    char *add[3] = {xasprintf("PORT=%d", l->port), xasprintf("KILN_INSTANCE_ID=%s", l->id),
-                    xasprintf("KILN_ROOT=%s", root)};
-    const char *const env_add[] = {add[0], add[1], add[2], NULL};
-    char **envp = kiln_env_overlay(env_add);
+    struct start_cmd sc;
+    start_cmd_init(&sc, l, prog, root);
     /* Its own session (and so process group): a terminal's signals do not reach it,
      * and one kill(-pid) stops it with everything it started. */
     struct kiln_spawn_child how = {
         .cwd = root, .out_fd = out_fd, .err_fd = err_fd, .new_session = true};
-    int rc = kiln_spawn_child(prog, argv, envp, &how, pid);
+    int rc = kiln_spawn_child(prog, sc.argv, sc.envp, &how, pid);
     if (rc != 0) {
         if (rc == ENOENT || rc == EACCES || rc == ENOEXEC)
             kiln_err_set(err, rc == ENOENT ? KILN_E_NOTFOUND : KILN_E_FAILED,
@@ -414,9 +436,7 @@ static int spawn_instance(const struct launch *l, const char *root, int out_fd, 
         else
             kiln_err_sys(err, rc, "cannot start %s (%s)", l->id, prog);
     }
-    free(envp);
-    for (int i = 0; i < 3; i++)
-        free(add[i]);
+    start_cmd_free(&sc);
     free(prog);
     return rc == 0 ? 0 : -1;
 }
@@ -582,16 +602,8 @@ static int spawn_instance_ns(const struct launch *l, const char *root, int out_f
         free(prog);
         return -1;
     }
-    char *argv[CLOUD_START_ARGS_MAX + 1];
-    argv[0] = prog;
-    int argc = 1;
-    for (; l->start[argc] != NULL; argc++)
-        argv[argc] = l->start[argc];
-    argv[argc] = NULL;
-    char *add[3] = {xasprintf("PORT=%d", l->port), xasprintf("KILN_INSTANCE_ID=%s", l->id),
-                    xasprintf("KILN_ROOT=%s", chrooted ? "/" : root)};
-    const char *const env_add[] = {add[0], add[1], add[2], NULL};
-    char **envp = kiln_env_overlay(env_add);
+    struct start_cmd sc;
+    start_cmd_init(&sc, l, prog, chrooted ? "/" : root);
     char *merged = NULL, *opts = NULL, *proc_dir = NULL, *dev_dir = NULL;
     if (chrooted) {
         merged = xasprintf("%s/merged", root);
@@ -610,8 +622,8 @@ static int spawn_instance_ns(const struct launch *l, const char *root, int out_f
     report[1] = fd_above_stdio(report[1]);
     struct ns_start a = {.prog = prog,
                          .root = root,
-                         .argv = argv,
-                         .envp = envp,
+                         .argv = sc.argv,
+                         .envp = sc.envp,
                          .out_fd = out_fd,
                          .err_fd = err_fd,
                          .null_fd = null_fd,
@@ -667,9 +679,7 @@ out:
         close(report[1]);
     if (null_fd >= 0)
         close(null_fd);
-    free(envp);
-    for (int i = 0; i < 3; i++)
-        free(add[i]);
+    start_cmd_free(&sc);
     free(prog);
     free(merged);
     free(opts);
